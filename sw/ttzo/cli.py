@@ -1,0 +1,162 @@
+"""The ``ttzo`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+
+def _parse_value(text: str) -> Any:
+    """``--set`` values: JSON where it parses (numbers, booleans, lists), a string otherwise."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set takes KEY=VALUE (e.g. train.epochs=3), not {item!r}")
+        out[key] = _parse_value(value)
+    if args.epochs is not None:
+        out["train.epochs"] = args.epochs
+    if args.seed is not None:
+        out["seed"] = args.seed
+    return out
+
+
+def _config_name(args: argparse.Namespace) -> str:
+    if args.first_order and args.quick:
+        raise ValueError("--quick and --first-order cannot be combined; pass --config instead")
+    if args.first_order:
+        return f"{args.task}_firstorder"
+    return f"{args.task}_quick" if args.quick else args.task
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    # Imports here keep `ttzo --help` fast.
+    from tqdm import tqdm
+
+    from .data.mnist import load_mnist
+    from .model.mlp import TTMLP
+    from .tasks.mnist import MNISTTask
+    from .train.config import builtin_config, load_config
+    from .train.loop import Trainer
+    from .train.metrics import read_metrics
+    from .train.plot import plot_training_curve
+
+    config_path = Path(args.config) if args.config else builtin_config(_config_name(args))
+    cfg = load_config(config_path, _overrides(args))
+    run_dir = Path(args.run_dir or f"runs/{config_path.stem}-seed{cfg.seed}")
+    if not args.resume and (run_dir / "checkpoint.npz").exists() and not args.overwrite:
+        raise ValueError(
+            f"{run_dir} already holds a run; pass --resume to continue it, --overwrite to start "
+            "again, or --run-dir to choose another folder"
+        )
+    model = TTMLP(cfg.model)
+    task = MNISTTask(model, load_mnist(args.data), val_size=cfg.val_size,
+                     incremental=cfg.incremental)
+    total = int(cfg.epochs * task.n_train)
+    bar = tqdm(total=total, unit="img", unit_scale=True, disable=args.no_progress,
+               desc=f"{config_path.stem}", dynamic_ncols=True)
+
+    def progress(done: int, postfix: dict[str, Any]) -> None:
+        bar.update(min(done, total) - bar.n)
+        bar.set_postfix(postfix, refresh=False)
+
+    trainer = Trainer(task, cfg.build_phases(model.dim), cfg.epochs, seed=cfg.seed,
+                      evals_per_epoch=cfg.evals_per_epoch, run_dir=run_dir,
+                      fingerprint=cfg.raw, progress=progress)
+    started = time.perf_counter()
+    last = trainer.run(resume=args.resume, stop_after_steps=args.max_steps)
+    bar.close()
+    records = read_metrics(trainer.metrics_path)
+    if records:  # a run stopped before its first evaluation has nothing to plot yet
+        plot_training_curve(records, run_dir / "training_curve.png", title=config_path.stem)
+    result = {
+        "task": "mnist",
+        "config": config_path.stem,
+        "test_accuracy": last.get("test_accuracy"),
+        "val_accuracy": last.get("val_accuracy"),
+        "params_tt": cfg.model.params,
+        "params_dense": cfg.model.dense_params,
+        "compression": round(cfg.model.compression, 2),
+        "forward_queries": trainer.state.queries,
+        "steps": trainer.state.step,
+        "epochs": round(trainer.progress_epochs(), 4),
+        "wall_time_s": round(trainer.state.elapsed_s, 1),
+        "session_time_s": round(time.perf_counter() - started, 1),
+        "seed": cfg.seed,
+        "command": "ttzo " + " ".join(shlex.quote(a) for a in args.argv),
+        "forward_only": cfg.forward_only,
+        "phase_switches": trainer.state.phase_switches,
+        "finished": trainer.progress_epochs() >= cfg.epochs - 1e-9,
+    }
+    (run_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+    if args.result_json:
+        Path(args.result_json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.result_json).write_text(json.dumps(result, indent=2) + "\n")
+    acc = result["test_accuracy"]
+    acc_text = "not evaluated yet" if acc is None else f"{100 * acc:.2f} %"
+    print(f"{config_path.stem}: test accuracy {acc_text} after "
+          f"{result['epochs']} epochs, {result['forward_queries']:,} forward queries, "
+          f"{result['wall_time_s']:.0f} s; run folder {run_dir}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ttzo", description="Tensor-compressed, back-propagation-free training.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train a model BP-free (or first-order, for comparison)")
+    train.add_argument("task", choices=["mnist"], help="what to train")
+    train.add_argument("--config", help="TOML config (default: the built-in one for the task)")
+    train.add_argument("--quick", action="store_true", help="short run (a few minutes)")
+    train.add_argument("--first-order", action="store_true",
+                       help="first-order (back-propagation) baseline on the same model")
+    train.add_argument("--epochs", type=float, help="override train.epochs")
+    train.add_argument("--seed", type=int, help="override the seed")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a config value by dotted path, e.g. "
+                            "--set train.evals_per_epoch=4 or --set phases.1.lr=0.002")
+    train.add_argument("--run-dir", help="folder for checkpoint, metrics, plot and result")
+    train.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    train.add_argument("--overwrite", action="store_true", help="start over in an existing run dir")
+    train.add_argument("--max-steps", type=int, help="stop (checkpointed) after this many steps")
+    train.add_argument("--data", help="folder with the MNIST files (default: search, download)")
+    train.add_argument("--result-json", help="also write the result summary here")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.argv = argv
+    try:
+        return args.func(args)
+    except (ValueError, OSError, RuntimeError) as err:
+        print(f"ttzo: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ttzo: interrupted; the last checkpoint is intact (use --resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    raise SystemExit(main())

@@ -1,0 +1,157 @@
+"""Contraction kernels for TT matrices.
+
+All kernels take the list of cores ``G_k`` of shape ``(r_{k-1}, m_k, n_k, r_k)`` and follow the
+index convention of :class:`ttzo.tt.shape.TTShape`. The forward contracts the input with one core
+at a time and never forms the dense matrix; the other kernels expose the partial contractions that
+the forward leaves behind, so that the effect of changing one core entry (a coordinate query of a
+zeroth-order estimator) or the gradient of a core (the first-order baseline) costs one extra
+contraction instead of a new forward pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from math import prod
+
+import numpy as np
+
+__all__ = [
+    "tt_forward",
+    "tt_to_dense",
+    "tt_transpose",
+    "tt_left_states",
+    "tt_right_envs",
+    "tt_core_responses",
+    "tt_core_grads",
+]
+
+Cores = Sequence[np.ndarray]
+
+
+def tt_forward(cores: Cores, x: np.ndarray, keep_states: bool = False):
+    """Compute ``x @ W.T`` core by core, without forming ``W``.
+
+    Parameters
+    ----------
+    cores : sequence of ndarray
+        TT cores of ``W`` (shape ``(M, N)``).
+    x : ndarray, shape (B, N)
+        Batch of input vectors.
+    keep_states : bool
+        Also return the state before each core (see :func:`tt_left_states`).
+
+    Returns
+    -------
+    y : ndarray, shape (B, M)
+    states : list of ndarray, only if ``keep_states``
+        ``states[k]`` has shape ``(B, M_<k, r_{k-1}, n_k, N_>k)``: the input contracted with
+        cores ``0 .. k-1``.
+    """
+    batch = x.shape[0]
+    d = len(cores)
+    n0 = cores[0].shape[2]
+    # State layout (P, i, R): P = batch x out modes done, i = (rank, next in mode),
+    # R = in modes left.
+    state = x.reshape(batch, n0, -1)
+    states = []
+    for k, core in enumerate(cores):
+        r0, m, n, r1 = core.shape
+        if keep_states:
+            states.append(state.reshape(batch, -1, r0, n, state.shape[2]))
+        mixed = core.transpose(1, 3, 0, 2).reshape(m * r1, r0 * n)
+        out = np.matmul(mixed, state)  # (P, m * r1, R)
+        if k + 1 < d:
+            n_next = cores[k + 1].shape[2]
+            state = out.reshape(out.shape[0] * m, r1 * n_next, out.shape[2] // n_next)
+        else:
+            state = out
+    y = state.reshape(batch, -1)
+    return (y, states) if keep_states else y
+
+
+def tt_left_states(cores: Cores, x: np.ndarray) -> list[np.ndarray]:
+    """States of the forward before each core; see :func:`tt_forward`."""
+    return tt_forward(cores, x, keep_states=True)[1]
+
+
+def tt_right_envs(cores: Cores) -> list[np.ndarray]:
+    """Products of the cores right of each core.
+
+    Returns
+    -------
+    list of ndarray
+        ``envs[k]`` has shape ``(r_k, M_>k, N_>k)``: cores ``k+1 .. d-1`` multiplied out, with
+        ``envs[d-1]`` the ``(1, 1, 1)`` identity.
+    """
+    d = len(cores)
+    envs = [np.ones((1, 1, 1), dtype=cores[-1].dtype)]
+    for k in range(d - 1, 0, -1):
+        core = cores[k]
+        r0, m, n, _ = core.shape
+        env = envs[0]
+        nxt = np.tensordot(core, env, axes=([3], [0]))  # (r0, m, n, M>, N>)
+        nxt = nxt.transpose(0, 1, 3, 2, 4).reshape(r0, m * env.shape[1], n * env.shape[2])
+        envs.insert(0, nxt)
+    return envs
+
+
+def tt_core_responses(states: list[np.ndarray], envs: list[np.ndarray]) -> list[np.ndarray]:
+    """Response of the output to each core entry.
+
+    The output ``y = x @ W.T`` is linear in every single core. ``resp[k][b, p, a, j, c, s]`` is
+    the change of output ``(p, i, s)`` of sample ``b`` (out index split into ``M_<k``, ``m_k``,
+    ``M_>k``) per unit change of core entry ``G_k[a, i, j, c]``; it does not depend on ``i``,
+    and outputs with another ``m_k`` index do not change.
+
+    Returns
+    -------
+    list of ndarray
+        ``resp[k]`` of shape ``(B, M_<k, r_{k-1}, n_k, r_k, M_>k)``.
+    """
+    out = []
+    for state, env in zip(states, envs):
+        # state (B, P, a, j, N>) . env (c, S, N>) -> (B, P, a, j, c, S)
+        out.append(np.tensordot(state, env, axes=([4], [2])))
+    return out
+
+
+def tt_core_grads(responses: list[np.ndarray], out_modes: Sequence[int], grad_y: np.ndarray):
+    """Gradient of a scalar with respect to every core, given its gradient ``grad_y`` w.r.t. ``y``.
+
+    Parameters
+    ----------
+    responses : list of ndarray
+        From :func:`tt_core_responses`.
+    out_modes : sequence of int
+        ``(m_1, ..., m_d)``.
+    grad_y : ndarray, shape (B, M)
+
+    Returns
+    -------
+    list of ndarray
+        One array per core, of the core's shape.
+    """
+    grads = []
+    batch = grad_y.shape[0]
+    for k, resp in enumerate(responses):
+        m = out_modes[k]
+        gy = grad_y.reshape(batch, prod(out_modes[:k]), m, prod(out_modes[k + 1 :]))
+        # sum over b, P, S of resp[b, P, a, j, c, S] * gy[b, P, i, S] -> (a, i, j, c)
+        g = np.einsum("bpajcs,bpis->aijc", resp, gy, optimize=True)
+        grads.append(g)
+    return grads
+
+
+def tt_to_dense(cores: Cores) -> np.ndarray:
+    """Multiply the cores out into the dense ``(M, N)`` matrix."""
+    acc = cores[0][0]  # (m, n, r)
+    for core in cores[1:]:
+        r0, m, n, r1 = core.shape
+        acc = np.tensordot(acc, core, axes=([2], [0]))  # (M, N, m, n, r1)
+        acc = acc.transpose(0, 2, 1, 3, 4).reshape(acc.shape[0] * m, acc.shape[1] * n, r1)
+    return acc[:, :, 0]
+
+
+def tt_transpose(cores: Cores) -> list[np.ndarray]:
+    """Cores of ``W.T``: swap the out and in mode of every core."""
+    return [core.transpose(0, 2, 1, 3) for core in cores]

@@ -1,0 +1,29 @@
+"""Zeroth-order estimation: direction generators, the objective interface, estimators."""
+
+from .directions import (
+    DIRECTIONS,
+    DirectionGenerator,
+    NumpyDirections,
+    get_directions,
+    query_seed,
+    register_directions,
+)
+from .estimators import CGE, RGE, Estimate, Estimator, make_estimator
+from .objective import FunctionObjective, ModelObjective, Objective
+
+__all__ = [
+    "CGE",
+    "DIRECTIONS",
+    "DirectionGenerator",
+    "Estimate",
+    "Estimator",
+    "FunctionObjective",
+    "ModelObjective",
+    "NumpyDirections",
+    "Objective",
+    "RGE",
+    "get_directions",
+    "make_estimator",
+    "query_seed",
+    "register_directions",
+]

@@ -1,0 +1,26 @@
+"""Shared fixtures: MNIST location and small random models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The MNIST files: ../shared/data/mnist (as in CI) or $TTZO_DATA."""
+    for candidate in (SHARED_MNIST, Path(os.environ.get("TTZO_DATA", "/nonexistent")) / "mnist"):
+        if (candidate / "train-images-idx3-ubyte.gz").is_file():
+            return candidate
+    pytest.fail("MNIST not found: expected ../shared/data/mnist next to the repository")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)

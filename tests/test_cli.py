@@ -1,0 +1,83 @@
+"""The ttzo command line, end to end on MNIST with tiny budgets."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from ttzo.cli import main
+from ttzo.train.config import builtin_config, load_config
+
+
+def tiny_args(tmp_path, mnist_dir, *extra):
+    return ["train", "mnist", "--quick", "--data", str(mnist_dir), "--run-dir", str(tmp_path),
+            "--no-progress", "--set", "train.epochs=0.02", "--set", "train.evals_per_epoch=200",
+            "--set", "phases.0.max_epochs=0.01", *extra]
+
+
+def test_train_writes_result_metrics_plot_and_resumes(tmp_path, mnist_dir, capsys):
+    result_copy = tmp_path / "copy" / "result.json"
+    assert main(tiny_args(tmp_path / "run", mnist_dir, "--max-steps", "6")) == 0
+    partial = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert partial["finished"] is False and partial["steps"] == 6
+    rc = main(tiny_args(tmp_path / "run", mnist_dir, "--resume", "--result-json", str(result_copy)))
+    assert rc == 0
+    result = json.loads(result_copy.read_text())
+    assert result["finished"] is True and result["forward_only"] is True
+    assert result["params_tt"] == 3962 and result["params_dense"] == 814_090
+    assert 0 <= result["test_accuracy"] <= 1 and result["forward_queries"] > 0
+    for key in ("wall_time_s", "seed", "command"):
+        assert key in result
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert [r["phase"] for r in records][0] == "signRGE" and records[-1]["phase"] == "CGE"
+    steps = [r["step"] for r in records]
+    assert steps == sorted(set(steps))
+    png = (tmp_path / "run" / "training_curve.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "test accuracy" in capsys.readouterr().out
+
+
+def test_existing_run_is_not_overwritten_silently(tmp_path, mnist_dir, capsys):
+    args = tiny_args(tmp_path, mnist_dir, "--max-steps", "1")
+    assert main(args) == 0
+    before = (tmp_path / "checkpoint.npz").read_bytes()
+    assert main(args) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert (tmp_path / "checkpoint.npz").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--set", "phases.1.estimator.kind=zge"], "unknown estimator 'zge'"),
+        (["--set", "train.epochs=-1"], "epochs must be positive"),
+        (["--set", "phases.7.lr=1"], "cannot set 'phases.7.lr'"),
+        (["--set", "train.epoch=1"], r"unknown setting\(s\) \['epoch'\]"),
+        (["--set", "nonsense"], "--set takes KEY=VALUE"),
+        (["--config", "/nonexistent.toml"], "does not exist"),
+    ],
+)
+def test_bad_config_gives_one_clear_error(tmp_path, mnist_dir, capsys, extra, message):
+    assert main(tiny_args(tmp_path, mnist_dir, *extra)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ttzo: error: ") and len(err.strip().splitlines()) == 1
+    assert __import__("re").search(message, err)
+    assert not (tmp_path / "checkpoint.npz").exists()
+
+
+def test_shipped_configs_parse_and_share_one_model():
+    specs = {name: load_config(builtin_config(name)).model
+             for name in ("mnist", "mnist_quick", "mnist_firstorder")}
+    assert len({s for s in specs.values()}) == 1
+    assert load_config(builtin_config("mnist")).forward_only
+    assert not load_config(builtin_config("mnist_firstorder")).forward_only
+
+
+def test_first_order_flag_uses_backprop(tmp_path, mnist_dir):
+    args = ["train", "mnist", "--first-order", "--data", str(mnist_dir), "--run-dir",
+            str(tmp_path), "--no-progress", "--set", "train.epochs=0.05"]
+    assert main(args) == 0
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["forward_only"] is False and result["test_accuracy"] > 0.6
+    assert np.isclose(result["forward_queries"], result["steps"])
