@@ -51,6 +51,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from .data.mnist import load_mnist
     from .model.mlp import TTMLP
+    from .provenance import machine, utc_now
     from .tasks.mnist import MNISTTask
     from .train.config import builtin_config, load_config
     from .train.loop import Trainer
@@ -103,6 +104,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         "forward_only": cfg.forward_only,
         "phase_switches": trainer.state.phase_switches,
         "finished": trainer.progress_epochs() >= cfg.epochs - 1e-9,
+        "date": utc_now(),
+        "machine": machine(),
     }
     (run_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     if args.result_json:

@@ -137,6 +137,12 @@ def parse_config(raw: Mapping[str, Any], base: Path | None = None) -> RunConfig:
         epochs=float(train.get("epochs", 1)), evals_per_epoch=int(train.get("evals_per_epoch", 1)),
         val_size=int(train.get("val_size", 5000)), incremental=bool(train.get("incremental", True)),
     )
+    if not cfg.epochs > 0:
+        raise ValueError(f"[train] epochs must be positive, not {cfg.epochs!r}")
+    if cfg.evals_per_epoch < 1:
+        raise ValueError(f"[train] evals_per_epoch must be at least 1, not {cfg.evals_per_epoch!r}")
+    if cfg.val_size < 1:
+        raise ValueError(f"[train] val_size must be positive, not {cfg.val_size!r}")
     cfg.build_phases(model.params)  # fail now, not after the data has loaded
     return cfg
 

@@ -1,0 +1,34 @@
+"""Shared helpers for benchmarks: result files and timing."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ttzo.provenance import machine, utc_now
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def write_result(name: str, data: dict[str, Any]) -> Path:
+    """Write ``benchmarks/results/<name>.json`` with date and machine added."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    data = {**data, "date": data.get("date", utc_now()), "machine": data.get("machine", machine())}
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def median_time(fn: Callable[[], Any], repeats: int = 5) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` calls, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
