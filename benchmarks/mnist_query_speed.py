@@ -14,13 +14,14 @@ import argparse
 import sys
 
 import numpy as np
-from common import median_time, write_result
 
 from ttzo.data import load_mnist
 from ttzo.model import TTMLP, ModelSpec, get_loss
 from ttzo.tasks import prepare_images
 from ttzo.train.config import load_model_file
 from ttzo.zo import RGE, ModelObjective
+
+from common import median_time, write_result
 
 
 def main() -> int:

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from ttzo.cli import main
 from ttzo.train.config import builtin_config, load_config
 

@@ -10,6 +10,7 @@ import threading
 
 import numpy as np
 import pytest
+
 from ttzo.data import MNISTError, load_mnist
 from ttzo.data import mnist as mnist_mod
 

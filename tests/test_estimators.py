@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from ttzo.zo import CGE, RGE, FunctionObjective, get_directions, make_estimator, query_seed
 
 

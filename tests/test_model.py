@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from ttzo.model import TTMLP, CoordinateQueries, LayerSpec, ModelSpec, get_loss
 
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from ttzo.optim import SGD, Adam, make_optimizer, make_schedule
 
 

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from ttzo.model import TTMLP, LayerSpec, ModelSpec
 from ttzo.optim import SGD, Adam, make_schedule
 from ttzo.tasks import SupervisedTask

@@ -7,6 +7,7 @@ from math import prod
 
 import numpy as np
 import pytest
+
 from ttzo.tt import (
     TTMatrix,
     TTShape,

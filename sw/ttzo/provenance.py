@@ -36,4 +36,4 @@ def machine() -> dict[str, Any]:
 
 def utc_now() -> str:
     """The current time as ``YYYY-MM-DD HH:MM UTC``."""
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
