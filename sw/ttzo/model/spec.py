@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from math import prod
 from typing import Any
 
+from ..golden.numerics import NumericsSpec
 from ..tt.shape import TTShape
 from .activations import get_activation
 
@@ -95,7 +96,7 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A feed-forward network of TT and dense layers.
+    """A feed-forward network of TT and dense layers, with its fixed-point formats.
 
     Raises
     ------
@@ -106,6 +107,7 @@ class ModelSpec:
     layers: tuple[LayerSpec, ...]
     init: str = "lecun"
     name: str = "model"
+    numerics: NumericsSpec = NumericsSpec()
 
     def __post_init__(self) -> None:
         layers = tuple(self.layers)
@@ -120,6 +122,7 @@ class ModelSpec:
                     f"{layers[i - 1].out_features} outputs (out_modes "
                     f"{list(layers[i - 1].out_modes)})"
                 )
+        self.numerics.check_model(self)
 
     @property
     def in_features(self) -> int:
@@ -161,14 +164,16 @@ class ModelSpec:
         optionally ``rank`` (omitted: dense), ``activation``, ``bias``; a dense layer may give
         ``in_features``/``out_features`` instead of modes.
         """
-        known = {"layers", "init", "name"}
+        known = {"layers", "init", "name", "numerics"}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown model setting(s) {sorted(unknown)}; known: {sorted(known)}")
         if "layers" not in data:
             raise ValueError("the model description has no 'layers' list")
         layers = [_layer_from_dict(i, entry) for i, entry in enumerate(data["layers"])]
-        return cls(tuple(layers), init=data.get("init", "lecun"), name=data.get("name", "model"))
+        numerics = NumericsSpec.from_dict(data.get("numerics", {}))
+        return cls(tuple(layers), init=data.get("init", "lecun"), name=data.get("name", "model"),
+                   numerics=numerics)
 
     def to_dict(self) -> dict[str, Any]:
         layers = []
@@ -182,7 +187,8 @@ class ModelSpec:
             if layer.rank is not None:
                 entry["rank"] = layer.rank if isinstance(layer.rank, int) else list(layer.rank)
             layers.append(entry)
-        return {"name": self.name, "init": self.init, "layers": layers}
+        return {"name": self.name, "init": self.init, "layers": layers,
+                "numerics": self.numerics.to_dict()}
 
 
 _LAYER_KEYS = {"in_modes", "out_modes", "in_features", "out_features", "rank", "activation", "bias"}

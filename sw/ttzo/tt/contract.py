@@ -10,7 +10,7 @@ contraction instead of a new forward pass.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from math import prod
 
 import numpy as np
@@ -28,7 +28,8 @@ __all__ = [
 Cores = Sequence[np.ndarray]
 
 
-def tt_forward(cores: Cores, x: np.ndarray, keep_states: bool = False):
+def tt_forward(cores: Cores, x: np.ndarray, keep_states: bool = False,
+               between: Callable[[np.ndarray, int], np.ndarray] | None = None):
     """Compute ``x @ W.T`` core by core, without forming ``W``.
 
     Parameters
@@ -39,6 +40,9 @@ def tt_forward(cores: Cores, x: np.ndarray, keep_states: bool = False):
         Batch of input vectors.
     keep_states : bool
         Also return the state before each core (see :func:`tt_left_states`).
+    between : callable, optional
+        ``between(state, k)`` replaces the state after core ``k`` for every core but the last;
+        the fixed-point golden model rounds and saturates there.
 
     Returns
     -------
@@ -60,6 +64,8 @@ def tt_forward(cores: Cores, x: np.ndarray, keep_states: bool = False):
             states.append(state.reshape(batch, -1, r0, n, state.shape[2]))
         mixed = core.transpose(1, 3, 0, 2).reshape(m * r1, r0 * n)
         out = np.matmul(mixed, state)  # (P, m * r1, R)
+        if k + 1 < d and between is not None:
+            out = between(out, k)
         if k + 1 < d:
             n_next = cores[k + 1].shape[2]
             state = out.reshape(out.shape[0] * m, r1 * n_next, out.shape[2] // n_next)
