@@ -72,8 +72,16 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
+def _device(kind: str) -> DirectionGenerator:
+    from ..golden.rng import DeviceDirections  # the hardware RNG's golden twin
+
+    return DeviceDirections(kind)
+
+
 DIRECTIONS: dict[str, Callable[[], DirectionGenerator]] = {
-    name: (lambda name=name: NumpyDirections(name)) for name in NumpyDirections._samplers
+    **{name: (lambda name=name: NumpyDirections(name)) for name in NumpyDirections._samplers},
+    "device-rademacher": lambda: _device("rademacher"),
+    "device-gauss": lambda: _device("gauss"),
 }
 
 

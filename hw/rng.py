@@ -1,0 +1,110 @@
+"""Perturbation RNG: Threefry-2x32 of (seed, parameter index), pipelined one round per stage.
+
+Golden twin: :mod:`ttzo.golden.rng` (``rademacher_int``, ``gauss_int``); the tests in
+``tests/test_hw_rng.py`` compare the two under random stream idles and back-pressure.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ttzo.golden.rng import PARITY, ROTATIONS, ROUNDS
+
+__all__ = ["PerturbationRNG", "request_layout", "direction_layout"]
+
+
+def request_layout(index_width: int) -> data.StructLayout:
+    """Input payload: the 32-bit seed and the parameter index."""
+    return data.StructLayout({"seed": unsigned(32), "index": unsigned(index_width)})
+
+
+#: Output payload: ``sign`` is 1 for a Rademacher ``-1``; ``gauss`` is ``g`` (value ``g / 4``).
+direction_layout = data.StructLayout({"sign": unsigned(1), "gauss": signed(7)})
+
+
+class PerturbationRNG(wiring.Component):
+    """Regenerates perturbation directions from ``(seed, index)``.
+
+    One request in, one direction out, in order; throughput one per cycle; latency
+    ``rounds + rounds // 4 + 3`` cycles. The pipeline stalls as a whole while the output is
+    valid and not accepted.
+
+    Parameters
+    ----------
+    index_width : int
+        Bits of the parameter index (the Threefry counter's low word; the high word is 0).
+    rounds : int
+        Threefry rounds (13 as in the golden model; other counts only for experiments).
+
+    Attributes
+    ----------
+    i_stream : In(stream.Signature(request_layout(index_width)))
+    o_stream : Out(stream.Signature(direction_layout))
+    """
+
+    def __init__(self, index_width: int = 24, rounds: int = ROUNDS):
+        if not isinstance(index_width, int) or not 1 <= index_width <= 32:
+            raise ValueError(f"index_width must be an integer from 1 to 32, not {index_width!r}")
+        if not isinstance(rounds, int) or rounds < 1:
+            raise ValueError(f"rounds must be a positive integer, not {rounds!r}")
+        self.index_width = index_width
+        self.rounds = rounds
+        super().__init__({
+            "i_stream": In(stream.Signature(request_layout(index_width))),
+            "o_stream": Out(stream.Signature(direction_layout)),
+        })
+
+    @property
+    def latency(self) -> int:
+        """Cycles from an accepted request to its direction being valid (without stalls)."""
+        return 1 + self.rounds + (self.rounds // 4) + 2
+
+    def elaborate(self, platform):
+        m = Module()
+        advance = Signal()
+        m.d.comb += [
+            advance.eq(~self.o_stream.valid | self.o_stream.ready),
+            self.i_stream.ready.eq(advance),
+        ]
+
+        def stage(name, valid, values, width=32):
+            """Register ``values`` (dict of name -> expression) behind the shared stall."""
+            regs = {k: Signal(unsigned(width), name=f"{name}_{k}") for k in values}
+            reg_valid = Signal(name=f"{name}_valid")
+            with m.If(advance):
+                m.d.sync += reg_valid.eq(valid)
+                m.d.sync += [regs[k].eq(v) for k, v in values.items()]
+            return reg_valid, regs
+
+        req = self.i_stream.payload
+        k0 = req.seed
+        # Key schedule with k1 = 0: ks = (k0, 0, PARITY ^ k0). Counter = (index, 0).
+        valid, s = stage("init", self.i_stream.valid,
+                         {"x0": (req.index + k0)[:32], "x1": 0, "k0": k0})
+        for r in range(self.rounds):
+            x0 = (s["x0"] + s["x1"])[:32]
+            x1 = s["x1"].rotate_left(ROTATIONS[r % 8]) ^ x0
+            valid, s = stage(f"round{r}", valid, {"x0": x0, "x1": x1, "k0": s["k0"]})
+            if r % 4 == 3:
+                inj = (r + 1) // 4
+                ks = [s["k0"], 0, s["k0"] ^ PARITY]
+                valid, s = stage(f"inject{inj}", valid, {
+                    "x0": (s["x0"] + ks[inj % 3])[:32],
+                    "x1": (s["x1"] + ks[(inj + 1) % 3] + inj)[:32],
+                    "k0": s["k0"],
+                })
+        # Popcount of the 64 output bits in two stages: eight-bit partial sums, then the total.
+        words = [s["x0"], s["x1"]]
+        partial = {f"p{i}": sum(words[i // 4][(i % 4) * 8 + b] for b in range(8))
+                   for i in range(8)}
+        valid, p = stage("popcount_a", valid, {**partial, "sign": s["x0"][0]}, width=4)
+        valid, t = stage("popcount_b", valid,
+                         {"count": sum(p[f"p{i}"] for i in range(8)), "sign": p["sign"]}, width=7)
+        m.d.comb += [
+            self.o_stream.valid.eq(valid),
+            self.o_stream.payload.sign.eq(t["sign"][0]),
+            self.o_stream.payload.gauss.eq(t["count"] - 32),
+        ]
+        return m

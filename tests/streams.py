@@ -1,0 +1,32 @@
+"""Stream drivers for Amaranth-simulator tests: a source with random idles, a sink with random
+back-pressure (the same discipline as the cocotb testbenches)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+
+async def send(ctx, stream, payloads: Sequence[Any], rng: random.Random, idle: float = 0.3):
+    """Offer each payload in order, idling at random between them."""
+    for payload in payloads:
+        while rng.random() < idle:
+            await ctx.tick()
+        ctx.set(stream.payload, payload)
+        ctx.set(stream.valid, 1)
+        await ctx.tick().until(stream.ready)
+        ctx.set(stream.valid, 0)
+
+
+async def receive(ctx, stream, count: int, rng: random.Random, stall: float = 0.3) -> list:
+    """Accept ``count`` payloads, withholding ready at random."""
+    out = []
+    while len(out) < count:
+        ready = rng.random() >= stall
+        ctx.set(stream.ready, ready)
+        _, _, valid, payload = await ctx.tick().sample(stream.valid, stream.payload)
+        if ready and valid:
+            out.append(payload)
+    ctx.set(stream.ready, 0)
+    return out
