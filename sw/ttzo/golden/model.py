@@ -22,6 +22,7 @@ from ..model.mlp import TTMLP
 from ..model.spec import ModelSpec
 from ..tt.contract import tt_forward
 from .numerics import NumericsSpec, activation_table
+from .perturb import Perturbation, apply_perturbation
 
 __all__ = ["GoldenModel"]
 
@@ -64,6 +65,14 @@ class GoldenModel:
             sl = slice(block.offset, block.offset + block.size)
             out[sl] = fmt.dequantize(theta_int[sl])
         return out
+
+    def param_widths(self) -> np.ndarray:
+        """Format width of every parameter (weight or bias), in ``theta`` order."""
+        widths = np.empty(self.dim, dtype=np.int64)
+        for block in self.float_model.blocks:
+            fmt = self.numerics.bias if block.kind == "bias" else self.numerics.weight
+            widths[block.offset : block.offset + block.size] = fmt.width
+        return widths
 
     def quantize_inputs(self, x: np.ndarray) -> np.ndarray:
         return self.numerics.input.quantize(x)
@@ -118,6 +127,12 @@ class GoldenModel:
         for index in range(len(self.spec.layers)):
             h = self.layer_int(index, theta_int, h)
         return h
+
+    def forward_perturbed(self, theta_int: np.ndarray, x_int: np.ndarray,
+                          perturbation: Perturbation) -> np.ndarray:
+        """:meth:`forward_int` at ``theta`` perturbed as the device does it."""
+        theta_p = apply_perturbation(theta_int, perturbation, self.param_widths())
+        return self.forward_int(theta_p, x_int)
 
     def forward(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Float view: quantize ``theta`` and ``x``, run :meth:`forward_int`, dequantize."""

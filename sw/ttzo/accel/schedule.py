@@ -1,0 +1,163 @@
+"""The engine's schedule: for every core of a layer, a loop nest and three address streams.
+
+The TT-contraction engine processes ``lanes`` samples at once (one per MAC lane, all lanes share
+each weight) and contracts one core at a time. For core ``k`` it runs the loop nest (outer to
+inner)
+
+    p  in M_<k        out modes already produced
+    m  in m_k         this core's out mode
+    c  in r_k         this core's right rank
+    n' in n_{k+1}     next core's in mode (1 for the last core)
+    R' in N_>k+1      in modes after that (1 for the last core)
+    a  in r_{k-1}     this core's left rank      } summed: one output element
+    n  in n_k         this core's in mode        } per r_{k-1} * n_k cycles
+
+and each address is linear in the loop counters:
+
+* ``src``: the state read, layout ``[p][a, n][n', R']`` (core 0: the input vector itself);
+* ``dst``: the state written, layout ``[p, m][c, n'][R']`` which is exactly the next core's
+  ``src`` layout (for the last core: the output index ``p * m_k + m``);
+* ``weight``: the core entry ``G_k[a, m, n, c]`` at its offset in the layer's parameter block
+  (the same layout as ``theta``, so the RNG index of an entry is its position in ``theta``).
+
+This module is the single description of the schedule: the gateware builds its counters from
+it, :func:`emulate_layer` runs it in Python against the golden model, and the cycle model counts
+it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+
+import numpy as np
+
+from ..golden.numerics import NumericsSpec
+from ..model.spec import LayerSpec
+
+__all__ = ["CoreSchedule", "LayerSchedule", "layer_schedule", "emulate_layer", "LOOP_NAMES"]
+
+LOOP_NAMES = ("p", "m", "c", "n_next", "r_next", "a", "n")
+
+
+@dataclass(frozen=True)
+class CoreSchedule:
+    """Loop bounds and address strides of one core (see the module docstring)."""
+
+    core: int
+    bounds: tuple[int, ...]
+    src_strides: tuple[int, ...]
+    dst_strides: tuple[int, ...]
+    weight_strides: tuple[int, ...]
+    weight_base: int
+    src_size: int
+    dst_size: int
+    in_frac: int  # fraction bits of the values read through ``src``
+    last: bool
+
+    @property
+    def macs(self) -> int:
+        """Cycles of the loop nest: one MAC per lane per cycle."""
+        return prod(self.bounds)
+
+    @property
+    def reduction(self) -> int:
+        """Cycles per output element, ``r_{k-1} * n_k``."""
+        return self.bounds[5] * self.bounds[6]
+
+    def carry_deltas(self, strides: tuple[int, ...]) -> tuple[int, ...]:
+        """Address change when loop ``l`` steps and every inner loop wraps to 0."""
+        deltas = []
+        for level in range(len(self.bounds)):
+            inner = sum((self.bounds[j] - 1) * strides[j] for j in range(level + 1, 7))
+            deltas.append(strides[level] - inner)
+        return tuple(deltas)
+
+
+@dataclass(frozen=True)
+class LayerSchedule:
+    layer: LayerSpec
+    cores: tuple[CoreSchedule, ...]
+
+    @property
+    def buffer_depth(self) -> int:
+        """Entries of each of the two state buffers (input, states and output share them)."""
+        return max(max(c.src_size, c.dst_size) for c in self.cores)
+
+    @property
+    def macs(self) -> int:
+        return sum(c.macs for c in self.cores)
+
+
+def layer_schedule(layer: LayerSpec, numerics: NumericsSpec, index: int) -> LayerSchedule:
+    """Schedule of layer ``index`` (a dense layer is one core of shape ``(1, M, N, 1)``)."""
+    if layer.tt is not None:
+        shapes = layer.tt.core_shapes
+    else:
+        shapes = [(1, layer.out_features, layer.in_features, 1)]
+    d = len(shapes)
+    out_modes = [s[1] for s in shapes]
+    in_modes = [s[2] for s in shapes]
+    cores = []
+    weight_base = 0
+    for k, (r0, m, n, r1) in enumerate(shapes):
+        last = k == d - 1
+        n_next = 1 if last else in_modes[k + 1]
+        r_next = 1 if last else prod(in_modes[k + 2 :])
+        rs = n_next * r_next  # N_>k
+        j_size = r0 * n
+        j_next = 1 if last else r1 * n_next
+        p_size = prod(out_modes[:k])
+        bounds = (p_size, m, r1, n_next, r_next, r0, n)
+        src = (j_size * rs, 0, 0, r_next, 1, n * rs, rs)
+        if last:
+            dst = (m, 1, 0, 0, 0, 0, 0)
+        else:
+            dst = (m * j_next * r_next, j_next * r_next, n_next * r_next, r_next, 1, 0, 0)
+        weight = (0, n * r1, 1, 0, 0, m * n * r1, r1)
+        cores.append(CoreSchedule(
+            core=k, bounds=bounds, src_strides=src, dst_strides=dst, weight_strides=weight,
+            weight_base=weight_base, src_size=p_size * j_size * rs,
+            dst_size=p_size * m * (1 if last else j_next * r_next),
+            in_frac=numerics.core_input_frac(index, k), last=last,
+        ))
+        weight_base += r0 * m * n * r1
+    return LayerSchedule(layer, tuple(cores))
+
+
+def _loop_addresses(core: CoreSchedule, strides: tuple[int, ...]) -> np.ndarray:
+    """Every address of one stream in loop order (vectorised; used by the emulator and tests)."""
+    grids = np.meshgrid(*[np.arange(b) for b in core.bounds], indexing="ij")
+    return sum(g * s for g, s in zip(grids, strides)).ravel()
+
+
+def emulate_layer(schedule: LayerSchedule, numerics: NumericsSpec, index: int,
+                  weights: np.ndarray, bias: np.ndarray | None, x: np.ndarray,
+                  activate) -> np.ndarray:
+    """Run the schedule in Python exactly as the engine does, for every sample of ``x``.
+
+    ``weights`` is the layer's (possibly perturbed) integer weight block in ``theta`` layout,
+    ``bias`` its integer bias, ``x`` integer inputs ``(B, N)``; ``activate(name, values)`` is the
+    golden activation. Returns the layer's integer outputs ``(B, M)``.
+    """
+    nm = numerics
+    buffers = [np.zeros((x.shape[0], schedule.buffer_depth), dtype=np.int64) for _ in range(2)]
+    buffers[0][:, : x.shape[1]] = x
+    for core in schedule.cores:
+        src = buffers[core.core % 2]
+        dst = buffers[(core.core + 1) % 2]
+        s_addr = _loop_addresses(core, core.src_strides)
+        w_addr = core.weight_base + _loop_addresses(core, core.weight_strides)
+        d_addr = _loop_addresses(core, core.dst_strides)[:: core.reduction]
+        products = src[:, s_addr] * weights[w_addr]
+        acc = products.reshape(x.shape[0], -1, core.reduction).sum(axis=2)
+        acc_frac = nm.weight.frac + core.in_frac
+        if core.last:
+            if bias is not None:
+                acc = acc + (bias[d_addr] << (acc_frac - nm.bias.frac))
+            values = activate(schedule.layer.activation, nm.activation.requantize(acc, acc_frac))
+        else:
+            values = nm.state.requantize(acc, acc_frac)
+        dst[:, d_addr] = values
+    out = buffers[len(schedule.cores) % 2]
+    return out[:, : schedule.layer.out_features].copy()
