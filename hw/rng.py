@@ -12,7 +12,13 @@ from amaranth.lib.wiring import In, Out
 
 from ttzo.golden.rng import PARITY, ROTATIONS, ROUNDS
 
-__all__ = ["PerturbationRNG", "request_layout", "direction_layout"]
+__all__ = ["PerturbationRNG", "request_layout", "direction_layout", "rng_latency"]
+
+
+def rng_latency(rounds: int = ROUNDS) -> int:
+    """Cycles from an accepted request to its direction: init, rounds, key injections,
+    two popcount stages."""
+    return 1 + rounds + rounds // 4 + 2
 
 
 def request_layout(index_width: int) -> data.StructLayout:
@@ -59,7 +65,7 @@ class PerturbationRNG(wiring.Component):
     @property
     def latency(self) -> int:
         """Cycles from an accepted request to its direction being valid (without stalls)."""
-        return 1 + self.rounds + (self.rounds // 4) + 2
+        return rng_latency(self.rounds)
 
     def elaborate(self, platform):
         m = Module()

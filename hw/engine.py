@@ -1,0 +1,473 @@
+"""Streaming TT-contraction engine: one layer of a TT-MLP, ``lanes`` samples at a time.
+
+Golden twin: :meth:`ttzo.golden.model.GoldenModel.layer_int` at parameters perturbed by
+:func:`ttzo.golden.perturb.apply_perturbation`; the schedule it runs is
+:func:`ttzo.accel.schedule.layer_schedule` (emulated in Python by ``emulate_layer``). The cocotb
+testbench in ``sim/`` and ``tests/test_hw_engine.py`` compare gateware and golden model.
+
+Operation, per group of ``lanes`` samples (lane ``l`` holds sample ``l``):
+
+1. LOAD: ``N`` beats on ``i_stream``, beat ``n`` carrying input element ``n`` of every lane,
+   are written to state buffer 0. The perturbation on ``perturb`` is latched at the first beat.
+2. For every core ``k``: RUN issues the core's loop nest, one iteration per cycle: every lane
+   multiplies the same (perturbed) weight with its own state element and accumulates; each
+   finished sum is rounded and saturated and written to the other buffer. DRAIN then waits for
+   the pipeline to empty, so that core ``k+1`` reads complete data.
+3. OUT: ``M`` beats on ``o_stream``, beat ``i`` carrying output element ``i`` of every lane.
+
+Parameters are written through ``p_stream`` between groups (``ready`` only then).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ttzo.accel.schedule import LayerSchedule, layer_schedule
+from ttzo.golden.numerics import NumericsSpec
+from ttzo.golden.perturb import MODES
+from ttzo.model.spec import LayerSpec
+
+from .rng import PerturbationRNG, rng_latency
+
+__all__ = ["TTLayerEngine", "PerturbMode", "perturb_layout", "lanes_layout", "param_layout"]
+
+
+class PerturbMode(enum.Enum, shape=2):
+    NONE = MODES.index("none")
+    COORDINATE = MODES.index("coordinate")
+    RADEMACHER = MODES.index("rademacher")
+    GAUSS = MODES.index("gauss")
+
+
+def perturb_layout(index_width: int) -> data.StructLayout:
+    """The perturbation of a query: mode, step ``mu`` in LSBs, sign, RNG seed, coordinate."""
+    return data.StructLayout({
+        "mode": PerturbMode, "negate": unsigned(1), "mu": unsigned(8), "seed": unsigned(32),
+        "index": unsigned(index_width),
+    })
+
+
+def lanes_layout(width: int, lanes: int) -> data.ArrayLayout:
+    """One beat of a lane-parallel stream: element ``i`` of every lane's sample."""
+    return data.ArrayLayout(signed(width), lanes)
+
+
+def param_layout(addr_width: int, width: int) -> data.StructLayout:
+    """A parameter write: layer-local ``theta`` index (weights, then biases) and value."""
+    return data.StructLayout({"addr": unsigned(addr_width), "data": signed(width)})
+
+
+def _round_shift(value, shift: int):
+    """Round half up and shift right (``shift <= 0`` shifts left), as in the golden model."""
+    if shift <= 0:
+        return value << -shift
+    return (value + (1 << (shift - 1))) >> shift
+
+
+def _saturate(value, width: int):
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    return Mux(value > hi, hi, Mux(value < lo, lo, value))
+
+
+class _Phase(enum.Enum, shape=2):
+    LOAD = 0
+    RUN = 1
+    DRAIN = 2
+    OUT = 3
+
+
+class TTLayerEngine(wiring.Component):
+    """One TT (or dense) layer of a TT-MLP, computed ``lanes`` samples at a time.
+
+    Parameters
+    ----------
+    layer : LayerSpec
+        Modes, ranks, activation (``relu`` or ``none``) and bias.
+    numerics : NumericsSpec
+        Fixed-point formats; the gateware rounds and saturates exactly as the golden model.
+    index : int
+        Position of the layer in the network (selects the input format).
+    lanes : int
+        MAC lanes, i.e. samples processed together. Each lane has one multiplier.
+    param_offset : int
+        Position of the layer's first parameter in ``theta``: the RNG index of a parameter is
+        its global position.
+    index_width : int
+        Bits of global parameter indices (RNG counter and coordinate selection).
+
+    Attributes
+    ----------
+    i_stream : In(stream.Signature(lanes_layout(input width, lanes)))
+    o_stream : Out(stream.Signature(lanes_layout(activation width, lanes)))
+    p_stream : In(stream.Signature(param_layout(...)))
+        Parameter writes, accepted only between groups.
+    perturb : In(perturb_layout(index_width))
+        The perturbation for the next group, latched at its first input beat.
+    busy : Out(1)
+        High from the first input beat of a group until its last output beat.
+    """
+
+    def __init__(self, layer: LayerSpec, numerics: NumericsSpec, index: int = 0, lanes: int = 4,
+                 param_offset: int = 0, index_width: int = 24):
+        if not isinstance(lanes, int) or lanes < 1:
+            raise ValueError(f"lanes must be a positive integer, not {lanes!r}")
+        if layer.activation not in ("relu", "none"):
+            raise ValueError(
+                f"the engine implements activations 'relu' and 'none', not {layer.activation!r}"
+            )
+        if param_offset + layer.params > (1 << index_width):
+            raise ValueError(
+                f"index_width {index_width} cannot address parameter {param_offset + layer.params}"
+            )
+        self.layer = layer
+        self.numerics = numerics
+        self.index = index
+        self.lanes = lanes
+        self.param_offset = param_offset
+        self.index_width = index_width
+        self.schedule: LayerSchedule = layer_schedule(layer, numerics, index)
+        self.in_width = numerics.layer_input(index).width
+        self.buffer_width = max(self.in_width, numerics.state.width, numerics.activation.width)
+        self.n_weight = layer.weight_params
+        self.param_width = max(numerics.weight.width, numerics.bias.width)
+        self.param_addr_width = max(1, (layer.params - 1).bit_length())
+        self.rng_latency = rng_latency()
+        super().__init__({
+            "i_stream": In(stream.Signature(lanes_layout(self.in_width, lanes))),
+            "o_stream": Out(stream.Signature(lanes_layout(numerics.activation.width, lanes))),
+            "p_stream": In(stream.Signature(param_layout(self.param_addr_width,
+                                                         self.param_width))),
+            "perturb": In(perturb_layout(index_width)),
+            "busy": Out(1),
+        })
+
+    # After an iteration is issued at cycle t, its memory reads happen at t + rng_latency - 1
+    # (the addresses wait in a delay line for the RNG), and a finished sum is written at the
+    # end of cycle t + rng_latency + 4, readable from t + rng_latency + 5.
+    @property
+    def drain_between(self) -> int:
+        """DRAIN cycles between two cores: the next core's first read (delayed like every read)
+        must come after the previous core's last write; one cycle of margin."""
+        return 6
+
+    @property
+    def drain_last(self) -> int:
+        """DRAIN cycles after the last core: the output streamer reads without delay."""
+        return self.rng_latency + 5
+
+    def cycles_per_group(self) -> int:
+        """Cycles from the first input beat to the last output beat with no stream stalls:
+        the analytic cycle model, checked against simulation."""
+        cores = self.schedule.cores
+        run = sum(core.macs for core in cores)
+        drains = self.drain_between * (len(cores) - 1) + self.drain_last
+        return self.layer.in_features + run + drains + self.layer.out_features + 1
+
+    def elaborate(self, platform):  # noqa: C901 - one datapath, kept in one place on purpose
+        m = Module()
+        nm = self.numerics
+        sched = self.schedule
+        lanes = self.lanes
+        depth = sched.buffer_depth
+        addr_w = max(1, (depth - 1).bit_length())
+        w_addr_w = max(1, (self.n_weight - 1).bit_length())
+        out_features = self.layer.out_features
+        acc_w = nm.accumulator_width
+
+        # -- memories ------------------------------------------------------------------------
+        buf_shape = lanes_layout(self.buffer_width, lanes)
+        bufs = []
+        for b in range(2):
+            mem = Memory(shape=buf_shape, depth=depth, init=[])
+            m.submodules[f"buf{b}"] = mem
+            bufs.append((mem.read_port(), mem.write_port()))
+        wmem = Memory(shape=signed(nm.weight.width), depth=self.n_weight, init=[])
+        m.submodules.wmem = wmem
+        w_rd, w_wr = wmem.read_port(), wmem.write_port()
+        has_bias = self.layer.bias
+        if has_bias:
+            bmem = Memory(shape=signed(nm.bias.width), depth=out_features, init=[])
+            m.submodules.bmem = bmem
+            b_rd, b_wr = bmem.read_port(), bmem.write_port()
+
+        # -- control state --------------------------------------------------------------------
+        phase = Signal(_Phase)
+        core = Signal(range(max(2, len(sched.cores))))
+        count = Signal(range(max(depth, self.drain_last, out_features, self.layer.in_features) + 2))
+        pert = Signal(perturb_layout(self.index_width))
+        m.d.comb += self.busy.eq((phase != _Phase.LOAD) | (count != 0))
+
+        # -- parameter writes (between groups only) ---------------------------------------------
+        p_ok = (phase == _Phase.LOAD) & (count == 0)
+        m.d.comb += self.p_stream.ready.eq(p_ok)
+        p = self.p_stream.payload
+        p_fire = self.p_stream.valid & p_ok
+        m.d.comb += [
+            w_wr.addr.eq(p.addr[:w_addr_w]),
+            w_wr.data.eq(p.data),
+            w_wr.en.eq(p_fire & (p.addr < self.n_weight)),
+        ]
+        if has_bias:
+            m.d.comb += [
+                b_wr.addr.eq(p.addr - self.n_weight),
+                b_wr.data.eq(p.data),
+                b_wr.en.eq(p_fire & (p.addr >= self.n_weight)),
+            ]
+
+        # -- loop-nest address generator ---------------------------------------------------------
+        nest = [core_s.bounds for core_s in sched.cores]
+        max_bound = [max(b[lv] for b in nest) for lv in range(7)]
+        ctr = [Signal(range(max(2, max_bound[lv])), name=f"ctr_{lv}") for lv in range(7)]
+        bound = [Signal(range(max(2, max_bound[lv]) + 1), name=f"bound_{lv}") for lv in range(7)]
+        streams = ("src", "dst", "weight")
+        addr = {s: Signal(signed(32), name=f"addr_{s}") for s in streams}
+        delta = {s: [Signal(signed(32), name=f"delta_{s}_{lv}") for lv in range(7)]
+                 for s in streams}
+        at_max = [ctr[lv] == bound[lv] - 1 for lv in range(7)]
+
+        def core_config(cs):
+            stmts = [addr["src"].eq(0), addr["dst"].eq(0), addr["weight"].eq(cs.weight_base)]
+            for lv in range(7):
+                stmts.append(bound[lv].eq(cs.bounds[lv]))
+                for s, strides in zip(streams, (cs.src_strides, cs.dst_strides,
+                                                cs.weight_strides)):
+                    stmts.append(delta[s][lv].eq(cs.carry_deltas(strides)[lv]))
+            return stmts
+
+        def load_core(k_expr):
+            """Latch bounds, carry deltas and start addresses of core ``k_expr``."""
+            m.d.sync += [c.eq(0) for c in ctr]
+            if isinstance(k_expr, int):
+                m.d.sync += core_config(sched.cores[k_expr])
+                return
+            with m.Switch(k_expr):
+                for k, cs in enumerate(sched.cores):
+                    with m.Case(k):
+                        m.d.sync += core_config(cs)
+
+        issue = Signal()  # an iteration is issued this cycle
+        nest_done = Signal()
+        m.d.comb += nest_done.eq(_all(at_max))
+        with m.If(issue):
+            # Step the innermost loop that is not at its bound; inner loops wrap to 0.
+            for lv in range(7):
+                inner_wrap = _all(at_max[lv + 1:])
+                with m.If(inner_wrap & ~at_max[lv]):
+                    m.d.sync += ctr[lv].eq(ctr[lv] + 1)
+                    m.d.sync += [ctr[j].eq(0) for j in range(lv + 1, 7)]
+                    m.d.sync += [addr[s].eq(addr[s] + delta[s][lv]) for s in streams]
+        first_iter = (ctr[5] == 0) & (ctr[6] == 0)
+        last_iter = at_max[5] & at_max[6]
+
+        # -- FSM ---------------------------------------------------------------------------------
+        core_is_last = Signal()
+        m.d.comb += core_is_last.eq(core == len(sched.cores) - 1)
+        i_fire = self.i_stream.valid & self.i_stream.ready
+        load_wr = bufs[0][1]
+        with m.Switch(phase):
+            with m.Case(_Phase.LOAD):
+                m.d.comb += self.i_stream.ready.eq(1)
+                with m.If(i_fire):
+                    with m.If(count == 0):
+                        m.d.sync += pert.eq(self.perturb)
+                    with m.If(count == self.layer.in_features - 1):
+                        m.d.sync += [phase.eq(_Phase.RUN), core.eq(0), count.eq(0)]
+                        load_core(0)
+                    with m.Else():
+                        m.d.sync += count.eq(count + 1)
+            with m.Case(_Phase.RUN):
+                m.d.comb += issue.eq(1)
+                with m.If(nest_done):
+                    m.d.sync += [phase.eq(_Phase.DRAIN), count.eq(0)]
+            with m.Case(_Phase.DRAIN):
+                drain = Mux(core_is_last, self.drain_last, self.drain_between)
+                with m.If(count == drain - 1):
+                    m.d.sync += count.eq(0)
+                    with m.If(core_is_last):
+                        m.d.sync += phase.eq(_Phase.OUT)
+                    with m.Else():
+                        m.d.sync += [phase.eq(_Phase.RUN), core.eq(core + 1)]
+                        load_core(core + 1)
+                with m.Else():
+                    m.d.sync += count.eq(count + 1)
+            with m.Case(_Phase.OUT):
+                pass  # handled by the output streamer below
+
+        # -- compute pipeline ----------------------------------------------------------------------
+        # Stage 0 (issue): addresses; RNG requests for the weight and, on the last core, the bias.
+        gidx_w = Signal(unsigned(self.index_width))
+        m.d.comb += gidx_w.eq(self.param_offset + addr["weight"])
+        gidx_b = Signal(unsigned(self.index_width))
+        m.d.comb += gidx_b.eq(self.param_offset + self.n_weight + addr["dst"])
+        m.submodules.rng_w = rng_w = PerturbationRNG(self.index_width)
+        m.submodules.rng_b = rng_b = PerturbationRNG(self.index_width)
+        for rng_unit, gidx in ((rng_w, gidx_w), (rng_b, gidx_b)):
+            m.d.comb += [
+                rng_unit.i_stream.valid.eq(issue),
+                rng_unit.i_stream.payload.seed.eq(pert.seed),
+                rng_unit.i_stream.payload.index.eq(gidx),
+                rng_unit.o_stream.ready.eq(1),
+            ]
+
+        # Delay line for the control word until the RNG output is ready.
+        ctl_layout = data.StructLayout({
+            "valid": 1, "first": 1, "last": 1, "final": 1, "first_core": 1, "sel": 1,
+            "src": unsigned(addr_w), "dst": unsigned(max(addr_w, 1)),
+            "w": unsigned(w_addr_w), "gw": unsigned(self.index_width),
+            "gb": unsigned(self.index_width),
+        })
+        ctl0 = Signal(ctl_layout)
+        m.d.comb += [
+            ctl0.valid.eq(issue), ctl0.first.eq(first_iter), ctl0.last.eq(last_iter),
+            ctl0.final.eq(core_is_last), ctl0.first_core.eq(core == 0), ctl0.sel.eq(core[0]),
+            ctl0.src.eq(addr["src"]), ctl0.dst.eq(addr["dst"]), ctl0.w.eq(addr["weight"]),
+            ctl0.gw.eq(gidx_w), ctl0.gb.eq(gidx_b),
+        ]
+        line = [ctl0]
+        for i in range(self.rng_latency - 1):
+            nxt = Signal(ctl_layout, name=f"ctl_delay{i}")
+            m.d.sync += nxt.eq(line[-1])
+            line.append(nxt)
+        ctl_r = line[-1]  # memory reads issue now; data and RNG output arrive next cycle
+
+        src_rd = [bufs[b][0] for b in range(2)]
+        out_rd_addr = Signal(unsigned(addr_w))
+        out_rd_en = Signal()
+        out_sel = len(sched.cores) % 2
+        for b in range(2):
+            with m.If(phase == _Phase.OUT):
+                if b == out_sel:
+                    m.d.comb += [src_rd[b].addr.eq(out_rd_addr), src_rd[b].en.eq(out_rd_en)]
+            with m.Else():
+                m.d.comb += [src_rd[b].addr.eq(ctl_r.src), src_rd[b].en.eq(1)]
+        m.d.comb += [w_rd.addr.eq(ctl_r.w), w_rd.en.eq(1)]
+        if has_bias:
+            m.d.comb += [b_rd.addr.eq(ctl_r.dst), b_rd.en.eq(1)]
+
+        # Stage 1: data, RNG outputs; form the perturbed weight (and bias).
+        ctl1 = Signal(ctl_layout)
+        m.d.sync += ctl1.eq(ctl_r)
+        state_in = Mux(ctl1.sel, src_rd[1].data, src_rd[0].data)
+
+        def perturbed(value, width, gidx, direction):
+            sign_mu = Mux(pert.negate, -pert.mu, pert.mu)
+            gauss_t = Signal(signed(17), name=f"gauss_t_{width}")
+            m.d.comb += gauss_t.eq(direction.gauss * pert.mu)
+            gauss_d = _round_shift(Mux(pert.negate, -gauss_t, gauss_t), 2)
+            rad_d = Mux(direction.sign ^ pert.negate, -pert.mu, pert.mu)
+            delta_v = Signal(signed(18), name=f"pdelta_{width}")
+            with m.Switch(pert.mode):
+                with m.Case(PerturbMode.NONE):
+                    m.d.comb += delta_v.eq(0)
+                with m.Case(PerturbMode.COORDINATE):
+                    m.d.comb += delta_v.eq(Mux(gidx == pert.index, sign_mu, 0))
+                with m.Case(PerturbMode.RADEMACHER):
+                    m.d.comb += delta_v.eq(rad_d)
+                with m.Case(PerturbMode.GAUSS):
+                    m.d.comb += delta_v.eq(gauss_d)
+            return _saturate(value + delta_v, width)
+
+        w_p = Signal(signed(nm.weight.width))
+        m.d.sync += w_p.eq(perturbed(w_rd.data, nm.weight.width, ctl1.gw,
+                                     rng_w.o_stream.payload))
+        if has_bias:
+            b_p = Signal(signed(nm.bias.width))
+            m.d.sync += b_p.eq(perturbed(b_rd.data, nm.bias.width, ctl1.gb,
+                                         rng_b.o_stream.payload))
+        s_reg = Signal(buf_shape)
+        m.d.sync += s_reg.eq(state_in)
+        ctl2 = Signal(ctl_layout)
+        m.d.sync += ctl2.eq(ctl1)
+
+        # Stage 3: products (one multiplier per lane).
+        prod_w = nm.weight.width + self.buffer_width
+        prods = [Signal(signed(prod_w), name=f"prod{lane}") for lane in range(lanes)]
+        m.d.sync += [prods[lane].eq(w_p * s_reg[lane]) for lane in range(lanes)]
+        ctl3 = Signal(ctl_layout)
+        m.d.sync += ctl3.eq(ctl2)
+        if has_bias:
+            b3 = Signal(signed(nm.bias.width))
+            m.d.sync += b3.eq(b_p)
+
+        # Stage 4: accumulate; a finished sum moves on with its destination.
+        accs = [Signal(signed(acc_w), name=f"acc{lane}") for lane in range(lanes)]
+        sums = [Mux(ctl3.first, prods[lane], accs[lane] + prods[lane]) for lane in range(lanes)]
+        with m.If(ctl3.valid):
+            m.d.sync += [accs[lane].eq(sums[lane]) for lane in range(lanes)]
+        done = [Signal(signed(acc_w), name=f"sum{lane}") for lane in range(lanes)]
+        ctl4 = Signal(ctl_layout)
+        m.d.sync += [done[lane].eq(sums[lane]) for lane in range(lanes)]
+        m.d.sync += [ctl4.eq(ctl3), ctl4.valid.eq(ctl3.valid & ctl3.last)]
+        if has_bias:
+            b4 = Signal(signed(nm.bias.width))
+            m.d.sync += b4.eq(b3)
+
+        # Stage 5: bias, round, saturate, activation; then write.
+        results = Signal(buf_shape)
+        first_frac = sched.cores[0].in_frac
+        later_frac = sched.cores[1].in_frac if len(sched.cores) > 1 else first_frac
+        for lane in range(lanes):
+            value = done[lane]
+            final_vals = value
+            if has_bias:
+                last_frac = nm.weight.frac + sched.cores[-1].in_frac
+                final_vals = value + (b4 << (last_frac - nm.bias.frac))
+            last_frac = nm.weight.frac + sched.cores[-1].in_frac
+            out_act = _saturate(_round_shift(final_vals, last_frac - nm.activation.frac),
+                                nm.activation.width)
+            if self.layer.activation == "relu":
+                out_act = Mux(out_act < 0, 0, out_act)
+            state_val = Mux(
+                ctl4.first_core,
+                _saturate(_round_shift(value, nm.weight.frac + first_frac - nm.state.frac),
+                          nm.state.width),
+                _saturate(_round_shift(value, nm.weight.frac + later_frac - nm.state.frac),
+                          nm.state.width),
+            )
+            m.d.sync += results[lane].eq(Mux(ctl4.final, out_act, state_val))
+        ctl5 = Signal(ctl_layout)
+        m.d.sync += ctl5.eq(ctl4)
+        dst_wr = [bufs[b][1] for b in range(2)]
+        with m.If(phase == _Phase.LOAD):
+            m.d.comb += [load_wr.addr.eq(count), load_wr.en.eq(i_fire)]
+            for lane in range(lanes):
+                m.d.comb += load_wr.data[lane].eq(self.i_stream.payload[lane])
+        with m.Else():
+            for b in range(2):
+                # core k writes buffer (k + 1) % 2, i.e. buffer 1 when sel (= k % 2) is 0
+                m.d.comb += [
+                    dst_wr[b].addr.eq(ctl5.dst),
+                    dst_wr[b].data.eq(results),
+                    dst_wr[b].en.eq(ctl5.valid & (ctl5.sel == (1 - b))),
+                ]
+
+        # -- output streamer ---------------------------------------------------------------------
+        out_valid = Signal()
+        advance = ~out_valid | self.o_stream.ready
+        out_data = src_rd[out_sel].data
+        m.d.comb += [
+            self.o_stream.valid.eq(out_valid),
+            out_rd_addr.eq(count),
+            out_rd_en.eq(advance),
+        ]
+        for lane in range(lanes):
+            m.d.comb += self.o_stream.payload[lane].eq(out_data[lane])
+        with m.If(phase == _Phase.OUT):
+            with m.If(advance):
+                m.d.sync += out_valid.eq(count < out_features)
+                with m.If(count < out_features):
+                    m.d.sync += count.eq(count + 1)
+                with m.Else():
+                    m.d.sync += [phase.eq(_Phase.LOAD), count.eq(0)]
+        return m
+
+
+def _all(values):
+    """AND of a list of 1-bit values (1 for an empty list)."""
+    result = Const(1, 1)
+    for v in values:
+        result = result & v
+    return result
