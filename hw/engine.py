@@ -32,7 +32,7 @@ from ttzo.model.spec import LayerSpec
 
 from .rng import PerturbationRNG, rng_latency
 
-__all__ = ["TTLayerEngine", "PerturbMode", "perturb_layout", "lanes_layout", "param_layout"]
+__all__ = ["TTLayerEngine", "TTMLPEngine", "PerturbMode", "perturb_layout", "lanes_layout", "param_layout"]
 
 
 class PerturbMode(enum.Enum, shape=2):
@@ -106,6 +106,8 @@ class TTLayerEngine(wiring.Component):
         Parameter writes, accepted only between groups.
     perturb : In(perturb_layout(index_width))
         The perturbation for the next group, latched at its first input beat.
+    perturb_out : Out(perturb_layout(index_width))
+        The latched perturbation of the group in flight, for the next layer to latch.
     busy : Out(1)
         High from the first input beat of a group until its last output beat.
     """
@@ -141,6 +143,7 @@ class TTLayerEngine(wiring.Component):
             "p_stream": In(stream.Signature(param_layout(self.param_addr_width,
                                                          self.param_width))),
             "perturb": In(perturb_layout(index_width)),
+            "perturb_out": Out(perturb_layout(index_width)),
             "busy": Out(1),
         })
 
@@ -198,7 +201,8 @@ class TTLayerEngine(wiring.Component):
         core = Signal(range(max(2, len(sched.cores))))
         count = Signal(range(max(depth, self.drain_last, out_features, self.layer.in_features) + 2))
         pert = Signal(perturb_layout(self.index_width))
-        m.d.comb += self.busy.eq((phase != _Phase.LOAD) | (count != 0))
+        m.d.comb += [self.busy.eq((phase != _Phase.LOAD) | (count != 0)),
+                     self.perturb_out.eq(pert)]
 
         # -- parameter writes (between groups only) ---------------------------------------------
         p_ok = (phase == _Phase.LOAD) & (count == 0)
@@ -471,3 +475,86 @@ def _all(values):
     for v in values:
         result = result & v
     return result
+
+
+class TTMLPEngine(wiring.Component):
+    """A whole TT-MLP: one :class:`TTLayerEngine` per layer, chained by their streams.
+
+    Golden twin: :meth:`ttzo.golden.model.GoldenModel.forward_perturbed`. While layer ``l``
+    computes a group, layer ``l - 1`` can already work on the next one.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The network and its numerics (the one model description).
+    lanes : int
+        MAC lanes per layer (samples per group).
+    index_width : int
+        Bits of global parameter indices.
+
+    Attributes
+    ----------
+    i_stream : In(stream.Signature(lanes_layout(input width, lanes)))
+    o_stream : Out(stream.Signature(lanes_layout(activation width, lanes)))
+    p_stream : In(stream.Signature(param_layout(...)))
+        Writes to global ``theta`` indices, routed to the layer that owns them.
+    perturb : In(perturb_layout(index_width))
+        Latched by the first layer at a group's first input beat; every later layer takes it
+        from the layer before, so it travels with its group.
+    busy : Out(1)
+    """
+
+    def __init__(self, spec, lanes: int = 4, index_width: int = 24):
+        if spec.params > (1 << index_width):
+            raise ValueError(f"index_width {index_width} cannot address {spec.params} parameters")
+        self.spec = spec
+        self.lanes = lanes
+        self.index_width = index_width
+        self.layers = []
+        offset = 0
+        for index, layer in enumerate(spec.layers):
+            self.layers.append(TTLayerEngine(layer, spec.numerics, index, lanes, offset,
+                                             index_width))
+            offset += layer.params
+        nm = spec.numerics
+        self.param_width = max(nm.weight.width, nm.bias.width)
+        super().__init__({
+            "i_stream": In(stream.Signature(lanes_layout(nm.input.width, lanes))),
+            "o_stream": Out(stream.Signature(lanes_layout(nm.activation.width, lanes))),
+            "p_stream": In(stream.Signature(param_layout(index_width, self.param_width))),
+            "perturb": In(perturb_layout(index_width)),
+            "busy": Out(1),
+        })
+
+    def cycles_per_group(self) -> int:
+        """Latency of one group through all layers (no overlap, no stream stalls)."""
+        return sum(engine.cycles_per_group() for engine in self.layers)
+
+    def elaborate(self, platform):
+        m = Module()
+        engines = self.layers
+        for index, engine in enumerate(engines):
+            m.submodules[f"layer{index}"] = engine
+            source = self.perturb if index == 0 else engines[index - 1].perturb_out
+            m.d.comb += engine.perturb.eq(source)
+        wiring.connect(m, wiring.flipped(self.i_stream), engines[0].i_stream)
+        for prev, nxt in zip(engines, engines[1:]):
+            wiring.connect(m, prev.o_stream, nxt.i_stream)
+        wiring.connect(m, engines[-1].o_stream, wiring.flipped(self.o_stream))
+        p = self.p_stream.payload
+        ready = Const(0, 1)
+        for engine in engines:
+            lo, hi = engine.param_offset, engine.param_offset + engine.layer.params
+            mine = (p.addr >= lo) & (p.addr < hi)
+            m.d.comb += [
+                engine.p_stream.payload.addr.eq(p.addr - lo),
+                engine.p_stream.payload.data.eq(p.data),
+                engine.p_stream.valid.eq(self.p_stream.valid & mine),
+            ]
+            ready = ready | (mine & engine.p_stream.ready)
+        m.d.comb += self.p_stream.ready.eq(ready)
+        busy = Const(0, 1)
+        for engine in engines:
+            busy = busy | engine.busy
+        m.d.comb += self.busy.eq(busy)
+        return m

@@ -124,3 +124,45 @@ def test_cycle_model_matches_simulation(rng, layer_spec, lanes):
     assert cycles == [dut.cycles_per_group()] * len(groups)
     for got, exp in zip(outputs, expected):
         np.testing.assert_array_equal(got, exp)
+
+
+def test_whole_mlp_engine_matches_golden(rng):
+    from ttzo.hw.engine import TTMLPEngine
+
+    spec = ModelSpec((LayerSpec((3, 2), (2, 4), 2, "relu"), LayerSpec((4, 2), (3, 1), 2, "none")),
+                     numerics=NM)
+    golden = GoldenModel(spec)
+    lanes = 2
+    dut = TTMLPEngine(spec, lanes=lanes, index_width=16)
+    cases = []
+    for mode in ("rademacher", "coordinate"):
+        theta_int = golden.quantize_params(golden.float_model.init_params(rng) * 2)
+        x_int = golden.quantize_inputs(rng.standard_normal((lanes, spec.in_features)) * 2)
+        pert = Perturbation(mode, mu=3, seed=int(rng.integers(2**32)),
+                            index=int(rng.integers(golden.dim)))
+        cases.append((theta_int, x_int, pert, golden.forward_perturbed(theta_int, x_int, pert)))
+    outputs = []
+    prng = random.Random(4)
+
+    async def bench(ctx):
+        for theta_int, x_int, pert, _ in cases:
+            for addr, value in enumerate(theta_int):
+                ctx.set(dut.p_stream.payload, {"addr": addr, "data": int(value)})
+                ctx.set(dut.p_stream.valid, 1)
+                await ctx.tick().until(dut.p_stream.ready)
+            ctx.set(dut.p_stream.valid, 0)
+            ctx.set(dut.perturb, perturb_layout(16).const({
+                "mode": MODES.index(pert.mode), "negate": int(pert.negate), "mu": pert.mu,
+                "seed": pert.seed, "index": pert.index}))
+            beats = [[int(v) for v in x_int[:, n]] for n in range(x_int.shape[1])]
+            await send(ctx, dut.i_stream, beats, prng, 0.2)
+            got = await receive(ctx, dut.o_stream, spec.out_features, prng, 0.2)
+            outputs.append(np.array([[int(v) for v in beat] for beat in got]).T)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    for got, (_, _, _, expected) in zip(outputs, cases):
+        np.testing.assert_array_equal(got, expected)
+    assert len(outputs) == 2

@@ -1,0 +1,1 @@
+"""Simulator tests live here; they need the cocotb runner and at least one simulator."""
