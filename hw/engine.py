@@ -32,7 +32,9 @@ from ttzo.model.spec import LayerSpec
 
 from .rng import PerturbationRNG, rng_latency
 
-__all__ = ["TTLayerEngine", "TTMLPEngine", "PerturbMode", "perturb_layout", "lanes_layout", "param_layout"]
+__all__ = [
+    "TTLayerEngine", "TTMLPEngine", "PerturbMode", "perturb_layout", "lanes_layout", "param_layout",
+]
 
 
 class PerturbMode(enum.Enum, shape=2):
