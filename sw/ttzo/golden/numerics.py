@@ -47,10 +47,10 @@ class NumericsSpec:
     """
 
     input: FixedFormat = FixedFormat(8, 5)
-    weight: FixedFormat = FixedFormat(8, 6)
-    state: FixedFormat = FixedFormat(12, 8)
+    weight: FixedFormat = FixedFormat(8, 7)
+    state: FixedFormat = FixedFormat(12, 7)
     bias: FixedFormat = FixedFormat(16, 10)
-    activation: FixedFormat = FixedFormat(8, 4)
+    activation: FixedFormat = FixedFormat(12, 6)
     accumulator_width: int = 32
     lut_bits: int = 10
 
