@@ -146,3 +146,59 @@ def test_numerics_round_trip_through_model_file():
     assert again.numerics == NARROW
     with pytest.raises(ValueError, match="unknown numerics setting"):
         ModelSpec.from_dict({**spec.to_dict(), "numerics": {"weights": {"width": 8, "frac": 4}}})
+
+
+def test_perturbation_modes_follow_the_definition(rng):
+    from ttzo.golden.perturb import Perturbation, apply_update, perturbation_delta
+    from ttzo.golden.rng import gauss_int, rademacher_int
+
+    idx = np.arange(50)
+    assert perturbation_delta(Perturbation("none"), idx).tolist() == [0] * 50
+    coord = perturbation_delta(Perturbation("coordinate", mu=3, negate=True, index=7), idx)
+    assert coord[7] == -3 and np.count_nonzero(coord) == 1
+    rad = perturbation_delta(Perturbation("rademacher", mu=5, seed=9), idx)
+    np.testing.assert_array_equal(rad, 5 * rademacher_int(9, idx))
+    gauss = perturbation_delta(Perturbation("gauss", mu=3, negate=True, seed=9), idx)
+    expected = [math.floor(Fraction(-3 * int(g), 4) + Fraction(1, 2)) for g in gauss_int(9, idx)]
+    assert gauss.tolist() == expected
+    theta = rng.integers(-120, 120, 50)
+    widths = np.full(50, 8)
+    updated = apply_update(theta, "gauss", [1, 2], [6, -3], 1, widths)
+    acc = 6 * gauss_int(1, idx) - 3 * gauss_int(2, idx)
+    ref = [max(-128, min(127, int(t) - math.floor(Fraction(int(a), 8) + Fraction(1, 2))))
+           for t, a in zip(theta, acc)]
+    assert updated.tolist() == ref
+    with pytest.raises(ValueError, match="mu must be"):
+        Perturbation("gauss", mu=0)
+    with pytest.raises(ValueError, match="unknown perturbation mode 'uniform'"):
+        Perturbation("uniform")
+
+
+def test_golden_objective_serves_device_queries_and_trains(rng):
+    from ttzo.golden.objective import GoldenObjective
+    from ttzo.golden.perturb import Perturbation
+    from ttzo.model import get_loss
+    from ttzo.optim import Adam
+    from ttzo.zo import RGE, get_directions
+
+    spec = ModelSpec((LayerSpec((3, 4), (4, 4), 2, "relu"), LayerSpec((16,), (3,), None, "none")))
+    golden = GoldenModel(spec)
+    x = rng.standard_normal((200, 12))
+    teacher = rng.standard_normal((12, 3))
+    y = (x @ teacher).argmax(axis=1)
+    loss = get_loss("cross_entropy")
+    theta = golden.float_model.init_params(rng)
+    obj = GoldenObjective(golden, x, y, loss)
+    lsb = spec.numerics.weight.lsb
+    got = obj.direction_losses(theta, get_directions("device-rademacher"), [5, 6], [2 * lsb, -lsb])
+    for (seed, mu, neg), value in zip([(5, 2, False), (6, 1, True)], got):
+        out = golden.forward_perturbed(golden.quantize_params(theta), golden.quantize_inputs(x),
+                                       Perturbation("rademacher", mu=mu, negate=neg, seed=seed))
+        assert value == pytest.approx(loss.fn(spec.numerics.activation.dequantize(out), y))
+    # quantization-aware BP-free training lowers the fixed-point loss
+    est = RGE(mu=2 * lsb, n_directions=6, directions="device-rademacher", scheme="central")
+    opt = Adam(golden.dim)
+    start = obj.loss(theta)
+    for step in range(60):
+        opt.step(theta, est.estimate(obj, theta, step).grad, 0.02)
+    assert obj.loss(theta) < 0.8 * start

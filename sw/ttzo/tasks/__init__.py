@@ -1,6 +1,6 @@
 """Learning problems that the training loop runs."""
 
-from .mnist import MNISTTask, prepare_images
+from .mnist import MNISTTask, QuantizedMNISTTask, prepare_images
 from .supervised import SupervisedTask
 
-__all__ = ["MNISTTask", "SupervisedTask", "prepare_images"]
+__all__ = ["MNISTTask", "QuantizedMNISTTask", "SupervisedTask", "prepare_images"]

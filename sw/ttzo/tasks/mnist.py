@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.mnist import MNIST
+from ..golden.model import GoldenModel
+from ..golden.objective import GoldenObjective
 from ..model.mlp import TTMLP
 from .supervised import SupervisedTask
 
-__all__ = ["MNISTTask", "MNIST_MEAN", "MNIST_STD", "prepare_images"]
+__all__ = ["MNISTTask", "QuantizedMNISTTask", "MNIST_MEAN", "MNIST_STD", "prepare_images"]
 
 #: Pixel mean and standard deviation of the MNIST training images (scaled to [0, 1]).
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
@@ -43,3 +45,29 @@ class MNISTTask(SupervisedTask):
         test = (prepare_images(data.test_images, model.dtype), data.test_labels.astype(np.int64))
         super().__init__(model, (x[:-val_size], y[:-val_size]), (x[-val_size:], y[-val_size:]),
                          test, loss="cross_entropy", incremental=incremental)
+
+
+class QuantizedMNISTTask(MNISTTask):
+    """MNIST through the golden model: queries and evaluation use the fixed-point forward.
+
+    ``init`` (optional) starts training from given float parameters instead of a random draw,
+    e.g. a float BP-free checkpoint to fine-tune with quantization in the loop.
+    """
+
+    name = "mnist-quantized"
+
+    def __init__(self, golden: GoldenModel, data: MNIST, val_size: int = 5000,
+                 init: np.ndarray | None = None):
+        super().__init__(golden.float_model, data, val_size=val_size, incremental=False)
+        self.golden = golden
+        self.init = None if init is None else np.array(init, dtype=np.float64)
+
+    def init_params(self, rng: np.random.Generator) -> np.ndarray:
+        return self.init.copy() if self.init is not None else super().init_params(rng)
+
+    def objective(self, indices: np.ndarray) -> GoldenObjective:
+        return GoldenObjective(self.golden, self.x_train[indices], self.y_train[indices],
+                               self.loss)
+
+    def predict(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return self.golden.forward(theta, x)

@@ -58,10 +58,14 @@ class SupervisedTask:
         return ModelObjective(self.model, self.x_train[indices], self.y_train[indices], self.loss,
                               incremental=self.incremental)
 
+    def predict(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Model outputs used for evaluation (the float model here)."""
+        return self.model.forward(theta, x)
+
     def _split_metrics(self, theta: np.ndarray, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
         loss_sum, correct = 0.0, 0
         for lo in range(0, x.shape[0], self.eval_batch):
-            out = self.model.forward(theta, x[lo : lo + self.eval_batch])
+            out = self.predict(theta, x[lo : lo + self.eval_batch])
             yb = y[lo : lo + self.eval_batch]
             loss_sum += float(self.loss.fn(out, yb)) * len(yb)
             if self.loss.name == "cross_entropy":
