@@ -24,6 +24,18 @@ NM = NumericsSpec(input=FixedFormat(8, 5), weight=FixedFormat(8, 5), state=Fixed
                   bias=FixedFormat(12, 8), activation=FixedFormat(8, 3), accumulator_width=28)
 
 
+async def load_group(ctx, dut, theta_int, pert):
+    """Write the parameters (accepted between groups only), then set the perturbation."""
+    for addr, value in enumerate(theta_int):
+        ctx.set(dut.p_stream.payload, {"addr": addr, "data": int(value)})
+        ctx.set(dut.p_stream.valid, 1)
+        await ctx.tick().until(dut.p_stream.ready)
+    ctx.set(dut.p_stream.valid, 0)
+    ctx.set(dut.perturb, perturb_layout(16).const({
+        "mode": MODES.index(pert.mode), "negate": int(pert.negate), "mu": pert.mu,
+        "seed": pert.seed, "index": pert.index}))
+
+
 def run_engine(layer, numerics, lanes, groups, idle=0.3, stall=0.3, seed=0):
     """Simulate groups of (theta_int, x_int (lanes, N), Perturbation); return outputs and the
     cycles from each group's first input beat to its last output beat."""
@@ -33,14 +45,7 @@ def run_engine(layer, numerics, lanes, groups, idle=0.3, stall=0.3, seed=0):
 
     async def bench(ctx):
         for theta_int, x_int, pert in groups:
-            for addr, value in enumerate(theta_int):  # parameters, between groups
-                ctx.set(dut.p_stream.payload, {"addr": addr, "data": int(value)})
-                ctx.set(dut.p_stream.valid, 1)
-                await ctx.tick().until(dut.p_stream.ready)
-            ctx.set(dut.p_stream.valid, 0)
-            ctx.set(dut.perturb, perturb_layout(16).const({
-                "mode": MODES.index(pert.mode), "negate": int(pert.negate), "mu": pert.mu,
-                "seed": pert.seed, "index": pert.index}))
+            await load_group(ctx, dut, theta_int, pert)
             beats = [[int(v) for v in x_int[:, n]] for n in range(x_int.shape[1])]
             t0 = ctx.get(cycle)
             # The engine holds a whole group, so inputs can all go in before outputs come out.
@@ -146,14 +151,7 @@ def test_whole_mlp_engine_matches_golden(rng):
 
     async def bench(ctx):
         for theta_int, x_int, pert, _ in cases:
-            for addr, value in enumerate(theta_int):
-                ctx.set(dut.p_stream.payload, {"addr": addr, "data": int(value)})
-                ctx.set(dut.p_stream.valid, 1)
-                await ctx.tick().until(dut.p_stream.ready)
-            ctx.set(dut.p_stream.valid, 0)
-            ctx.set(dut.perturb, perturb_layout(16).const({
-                "mode": MODES.index(pert.mode), "negate": int(pert.negate), "mu": pert.mu,
-                "seed": pert.seed, "index": pert.index}))
+            await load_group(ctx, dut, theta_int, pert)
             beats = [[int(v) for v in x_int[:, n]] for n in range(x_int.shape[1])]
             await send(ctx, dut.i_stream, beats, prng, 0.2)
             got = await receive(ctx, dut.o_stream, spec.out_features, prng, 0.2)

@@ -48,30 +48,32 @@ class GoldenModel:
 
     # -- parameters and inputs ------------------------------------------------------------------
 
+    def _block_formats(self):
+        """``(slice of theta, format)`` for every parameter block: biases in ``bias``, the rest
+        in ``weight``."""
+        for block in self.float_model.blocks:
+            fmt = self.numerics.bias if block.kind == "bias" else self.numerics.weight
+            yield slice(block.offset, block.offset + block.size), fmt
+
     def quantize_params(self, theta: np.ndarray) -> np.ndarray:
         """Float parameters to integers: weights in ``numerics.weight``, biases in ``bias``."""
         self.float_model.check_params(theta)
         out = np.empty(theta.shape, dtype=np.int64)
-        for block in self.float_model.blocks:
-            fmt = self.numerics.bias if block.kind == "bias" else self.numerics.weight
-            sl = slice(block.offset, block.offset + block.size)
+        for sl, fmt in self._block_formats():
             out[sl] = fmt.quantize(theta[sl])
         return out
 
     def dequantize_params(self, theta_int: np.ndarray) -> np.ndarray:
         out = np.empty(theta_int.shape, dtype=np.float64)
-        for block in self.float_model.blocks:
-            fmt = self.numerics.bias if block.kind == "bias" else self.numerics.weight
-            sl = slice(block.offset, block.offset + block.size)
+        for sl, fmt in self._block_formats():
             out[sl] = fmt.dequantize(theta_int[sl])
         return out
 
     def param_widths(self) -> np.ndarray:
         """Format width of every parameter (weight or bias), in ``theta`` order."""
         widths = np.empty(self.dim, dtype=np.int64)
-        for block in self.float_model.blocks:
-            fmt = self.numerics.bias if block.kind == "bias" else self.numerics.weight
-            widths[block.offset : block.offset + block.size] = fmt.width
+        for sl, fmt in self._block_formats():
+            widths[sl] = fmt.width
         return widths
 
     def quantize_inputs(self, x: np.ndarray) -> np.ndarray:
