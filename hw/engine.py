@@ -26,7 +26,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ttzo.accel.schedule import LayerSchedule, layer_schedule
-from ttzo.golden.numerics import NumericsSpec
+from ttzo.golden.numerics import NumericsSpec, activation_table
 from ttzo.golden.perturb import MODES
 from ttzo.model.spec import LayerSpec
 
@@ -87,7 +87,8 @@ class TTLayerEngine(wiring.Component):
     Parameters
     ----------
     layer : LayerSpec
-        Modes, ranks, activation (``relu`` or ``none``) and bias.
+        Modes, ranks, activation (``relu``, ``none``, or ``sine``/``tanh`` through the golden
+        model's lookup table, one ROM read per lane) and bias.
     numerics : NumericsSpec
         Fixed-point formats; the gateware rounds and saturates exactly as the golden model.
     index : int
@@ -118,9 +119,10 @@ class TTLayerEngine(wiring.Component):
                  param_offset: int = 0, index_width: int = 24):
         if not isinstance(lanes, int) or lanes < 1:
             raise ValueError(f"lanes must be a positive integer, not {lanes!r}")
-        if layer.activation not in ("relu", "none"):
+        if layer.activation not in ("relu", "none", "sine", "tanh"):
             raise ValueError(
-                f"the engine implements activations 'relu' and 'none', not {layer.activation!r}"
+                f"the engine implements activations relu, none, sine and tanh, not "
+                f"{layer.activation!r}"
             )
         if param_offset + layer.params > (1 << index_width):
             raise ValueError(
@@ -170,6 +172,20 @@ class TTLayerEngine(wiring.Component):
         run = sum(core.macs for core in cores)
         drains = self.drain_between * (len(cores) - 1) + self.drain_last
         return self.layer.in_features + run + drains + self.layer.out_features + 1
+
+    def _table_lookup(self, m: Module, lane: int, value):
+        """``sine``/``tanh`` of an activation-format value: the golden model's table, indexed by
+        the value's top ``lut_bits`` bits (offset to unsigned), read combinationally."""
+        fmt = self.numerics.activation
+        table = [int(v) for v in _table(self)]
+        bits = min(self.numerics.lut_bits, fmt.width)
+        rom = Memory(shape=signed(fmt.width), depth=len(table), init=table)
+        m.submodules[f"act_rom{lane}"] = rom
+        port = rom.read_port(domain="comb")
+        clipped = Signal(signed(fmt.width), name=f"act_in{lane}")
+        m.d.comb += [clipped.eq(value),
+                     port.addr.eq((clipped >> (fmt.width - bits)) + (1 << (bits - 1)))]
+        return port.data
 
     def elaborate(self, platform):  # noqa: C901 - one datapath, kept in one place on purpose
         m = Module()
@@ -426,6 +442,8 @@ class TTLayerEngine(wiring.Component):
                                 nm.activation.width)
             if self.layer.activation == "relu":
                 out_act = Mux(out_act < 0, 0, out_act)
+            elif self.layer.activation in ("sine", "tanh"):
+                out_act = self._table_lookup(m, lane, out_act)
             state_val = Mux(
                 ctl4.first_core,
                 _saturate(_round_shift(value, nm.weight.frac + first_frac - nm.state.frac),
@@ -469,6 +487,11 @@ class TTLayerEngine(wiring.Component):
                 with m.Else():
                     m.d.sync += [phase.eq(_Phase.LOAD), count.eq(0)]
         return m
+
+
+def _table(engine: TTLayerEngine):
+    return activation_table(engine.layer.activation, engine.numerics.activation,
+                            engine.numerics.lut_bits)
 
 
 def _all(values):

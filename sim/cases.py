@@ -26,7 +26,8 @@ def random_layer(rng: np.random.Generator, d: int) -> LayerSpec:
     out_modes = tuple(int(v) for v in rng.integers(1, 6, d))
     in_modes = tuple(int(v) for v in rng.integers(1, 6, d))
     return LayerSpec(in_modes, out_modes, int(rng.integers(1, 5)),
-                     str(rng.choice(["relu", "none"])), bool(rng.integers(0, 4) > 0))
+                     str(rng.choice(["relu", "none", "relu", "sine"])),
+                     bool(rng.integers(0, 4) > 0))
 
 
 def make_case(layer: LayerSpec, numerics: NumericsSpec, lanes: int, rng: np.random.Generator,

@@ -92,6 +92,8 @@ def make_case(layer_spec, rng, lanes, scale=1.0, modes=MODES):
     LayerSpec((3, 2), (2, 3), 2, "relu"),
     LayerSpec((2, 3, 2), (3, 1, 2), 3, "none"),
     LayerSpec((5,), (3,), None, "relu"),
+    LayerSpec((2, 2), (3, 2), 2, "sine"),
+    LayerSpec((3,), (4,), None, "tanh"),
 ])
 def test_engine_matches_golden_in_every_perturbation_mode(rng, layer_spec):
     lanes = 3
