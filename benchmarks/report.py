@@ -61,15 +61,19 @@ def mnist_section() -> list[str]:
             f"({r['params_dense'] / r['params_tt']:.0f}x) | {r['forward_queries']:,} | "
             f"{time_text} | {'yes' if r['forward_only'] else 'no'} |"
         )
+        extra = f" Note: {r['note']}." if r.get("note") else ""
         notes.append(f"- {label}: `{r['command']}` ({r.get('date', 'date not recorded')}; "
                      f"{r.get('epochs', '?')} epochs, {r.get('steps', '?'):,} steps; "
-                     f"{_machine(r)})")
+                     f"{_machine(r)}).{extra}")
     lines += [
         "| run | test accuracy | trainable params (biases incl.) | dense params | "
         "forward queries | wall time | forward only |",
         "| --- | --- | --- | --- | --- | --- | --- |",
         *rows, "", "Commands:", "", *notes, "",
         "Paper (arXiv 2308.09858): 96.64 % BP-free, 97.16 % first-order.", "",
+        "BP-free training curve (signRGE until the validation loss plateaued at epoch 1.75, "
+        "then CGE); `docs/img/mnist_bpfree_curve.png`, copied from the run folder:", "",
+        "![BP-free MNIST training curve](img/mnist_bpfree_curve.png)", "",
     ]
     return lines
 
