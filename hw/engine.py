@@ -25,7 +25,7 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ttzo.accel.schedule import LayerSchedule, layer_schedule
+from ttzo.accel.schedule import DRAIN_BETWEEN, LayerSchedule, drain_last, layer_schedule
 from ttzo.golden.numerics import NumericsSpec, activation_table
 from ttzo.golden.perturb import MODES
 from ttzo.model.spec import LayerSpec
@@ -151,27 +151,19 @@ class TTLayerEngine(wiring.Component):
             "busy": Out(1),
         })
 
-    # After an iteration is issued at cycle t, its memory reads happen at t + rng_latency - 1
-    # (the addresses wait in a delay line for the RNG), and a finished sum is written at the
-    # end of cycle t + rng_latency + 4, readable from t + rng_latency + 5.
     @property
     def drain_between(self) -> int:
-        """DRAIN cycles between two cores: the next core's first read (delayed like every read)
-        must come after the previous core's last write; one cycle of margin."""
-        return 6
+        """DRAIN cycles between two cores (see :data:`ttzo.accel.schedule.DRAIN_BETWEEN`)."""
+        return DRAIN_BETWEEN
 
     @property
     def drain_last(self) -> int:
-        """DRAIN cycles after the last core: the output streamer reads without delay."""
-        return self.rng_latency + 5
+        """DRAIN cycles after the last core, before the output streamer reads."""
+        return drain_last(self.rng_latency)
 
     def cycles_per_group(self) -> int:
-        """Cycles from the first input beat to the last output beat with no stream stalls:
-        the analytic cycle model, checked against simulation."""
-        cores = self.schedule.cores
-        run = sum(core.macs for core in cores)
-        drains = self.drain_between * (len(cores) - 1) + self.drain_last
-        return self.layer.in_features + run + drains + self.layer.out_features + 1
+        """The analytic cycle model (:meth:`LayerSchedule.cycles_per_group`)."""
+        return self.schedule.cycles_per_group(self.rng_latency)
 
     def _table_lookup(self, m: Module, lane: int, value):
         """``sine``/``tanh`` of an activation-format value: the golden model's table, indexed by

@@ -119,6 +119,45 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_model(name: str):
+    """A model by shipped name, model file, or training config holding a model."""
+    import tomllib
+
+    from .model.spec import ModelSpec
+    from .train.config import load_model_file
+
+    data = load_model_file(name)
+    if "layers" not in data and "model" in data:  # a training config
+        model = data["model"]
+        data = load_model_file(model, Path(name).parent) if isinstance(model, str) else model
+    try:
+        return ModelSpec.from_dict(data)
+    except (ValueError, tomllib.TOMLDecodeError) as err:
+        raise ValueError(f"model {name!r}: {err}") from None
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from .accel.estimate import estimate
+
+    spec = _load_model(args.model)
+    est = estimate(spec, args.lanes, args.board, args.clock_mhz, args.batch)
+    if args.json:
+        print(json.dumps(est.to_dict(), indent=2))
+        return 0
+    print(f"{spec.name} on {est.board} ({est.part}), {est.lanes} lanes per layer, "
+          f"{est.clock_mhz:g} MHz")
+    print(f"{'resource':10} {'estimate':>10} {'available':>10}")
+    for key, used in est.used.items():
+        flag = "  EXCEEDED" if key in est.exceeded else ""
+        print(f"{key:10} {used:>10,} {est.available[key]:>10,}{flag}")
+    for index, (cycles, util) in enumerate(zip(est.layer_cycles, est.layer_utilization)):
+        print(f"layer {index}: {cycles:,} cycles per group of {est.lanes} samples, "
+              f"MAC-lane utilization {100 * util:.2f} %")
+    print(f"throughput: {est.samples_per_s:,.0f} samples/s; "
+          f"{est.forward_queries_per_s:,.1f} forward queries/s at batch {est.batch}")
+    return 0 if est.fits else 3
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ttzo", description="Tensor-compressed, back-propagation-free training.")
@@ -142,6 +181,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--result-json", help="also write the result summary here")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
+
+    est = sub.add_parser("estimate", help="analytic resources and cycles before synthesis")
+    est.add_argument("--board", default="ulx3s-85f", help="ulx3s-85f (default) or icebreaker")
+    est.add_argument("--model", default="mnist-paper",
+                     help="shipped model name, model file or training config")
+    est.add_argument("--lanes", type=int, default=16, help="MAC lanes per layer")
+    est.add_argument("--clock-mhz", type=float, default=100.0)
+    est.add_argument("--batch", type=int, default=128, help="samples per forward query")
+    est.add_argument("--json", action="store_true", help="machine-readable output")
+    est.set_defaults(func=cmd_estimate)
     return parser
 
 

@@ -35,7 +35,21 @@ import numpy as np
 from ..golden.numerics import NumericsSpec
 from ..model.spec import LayerSpec
 
-__all__ = ["CoreSchedule", "LayerSchedule", "layer_schedule", "emulate_layer", "LOOP_NAMES"]
+__all__ = [
+    "CoreSchedule", "LayerSchedule", "layer_schedule", "emulate_layer", "LOOP_NAMES",
+    "DRAIN_BETWEEN", "drain_last",
+]
+
+#: DRAIN cycles between two cores of a layer. After an iteration issued at cycle t the engine
+#: reads memory at t + rng_latency - 1 (addresses wait for the RNG) and a finished sum is
+#: readable from t + rng_latency + 5, so the next core's first (equally delayed) read may issue
+#: 5 cycles after the last one; one cycle of margin.
+DRAIN_BETWEEN = 6
+
+
+def drain_last(rng_latency: int) -> int:
+    """DRAIN cycles after a layer's last core: the output streamer reads without delay."""
+    return rng_latency + 5
 
 LOOP_NAMES = ("p", "m", "c", "n_next", "r_next", "a", "n")
 
@@ -87,6 +101,17 @@ class LayerSchedule:
     @property
     def macs(self) -> int:
         return sum(c.macs for c in self.cores)
+
+    def cycles_per_group(self, rng_latency: int) -> int:
+        """Engine cycles from a group's first input beat to its last output beat, no stalls:
+        LOAD (one beat per input), RUN (one iteration per cycle), DRAINs, OUT (one beat per
+        output plus one cycle of read latency). Checked against simulation."""
+        drains = DRAIN_BETWEEN * (len(self.cores) - 1) + drain_last(rng_latency)
+        return (self.layer.in_features + self.macs + drains + self.layer.out_features + 1)
+
+    def utilization(self, rng_latency: int) -> float:
+        """MAC-lane utilization: useful MAC cycles over cycles per group."""
+        return self.macs / self.cycles_per_group(rng_latency)
 
 
 def layer_schedule(layer: LayerSpec, numerics: NumericsSpec, index: int) -> LayerSchedule:

@@ -1,0 +1,148 @@
+"""Analytic resources and cycles of the accelerator, before synthesis.
+
+Cycles and MAC-lane utilization come from the engine schedule and are exact (checked against
+simulation). Block RAM and multiplier counts follow from the memories and multipliers the
+gateware instantiates and the device's block shapes. LUT and flip-flop counts are a linear fit
+``base * layers + per_lane * lanes * layers``, calibrated on Yosys ``synth_ecp5`` of the paper's
+MNIST engine at 2 and 16 lanes (10,951 LUT4 and 13,192 FF at 16 lanes); treat them as
+approximate, and see docs/results.md for estimate-versus-report comparisons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from math import ceil
+from typing import Any
+
+from ..model.spec import ModelSpec
+from .schedule import layer_schedule
+
+__all__ = ["Device", "DEVICES", "Estimate", "estimate", "bram_blocks", "RNG_LATENCY"]
+
+#: Latency of the Threefry pipeline (init, 13 rounds, 3 key injections, 2 popcount stages);
+#: equal to ``ttzo.hw.rng.rng_latency()`` (a test keeps the two in step).
+RNG_LATENCY = 19
+
+# Linear LUT/FF model (see module docstring).
+_LUT_BASE, _LUT_PER_LANE = 2104, 211
+_FF_BASE, _FF_PER_LANE = 4100, 156
+# Multipliers per layer besides the lanes: the Gaussian perturbation of weights and biases.
+_PERTURB_MULTS = 2
+
+
+@dataclass(frozen=True)
+class Device:
+    """An FPGA's resources as the estimate counts them."""
+
+    name: str
+    part: str
+    luts: int
+    ffs: int
+    dsps: int
+    brams: int
+    #: (depth, width) shapes one block RAM can take.
+    bram_shapes: tuple[tuple[int, int], ...]
+    #: memories this shallow become LUT RAM instead of block RAM
+    lutram_max_depth: int = 16
+    dsp_name: str = "DSP"
+    bram_name: str = "BRAM"
+
+
+DEVICES: dict[str, Device] = {
+    "ulx3s-85f": Device(
+        "ulx3s-85f", "LFE5U-85F", 83640, 83640, 156, 208,
+        ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
+        dsp_name="MULT18X18D", bram_name="DP16KD",
+    ),
+    "icebreaker": Device(
+        "icebreaker", "iCE40UP5K", 5280, 5280, 8, 30,
+        ((256, 16), (512, 8), (1024, 4), (2048, 2)),
+        dsp_name="SB_MAC16", bram_name="SB_RAM40_4K",
+    ),
+}
+
+
+def get_device(name: str) -> Device:
+    try:
+        return DEVICES[name]
+    except KeyError:
+        raise ValueError(f"unknown board {name!r}; choose from {sorted(DEVICES)}") from None
+
+
+def bram_blocks(depth: int, width: int, device: Device) -> int:
+    """Block RAMs for a ``depth`` x ``width`` memory: the cheapest tiling of one block shape."""
+    if depth <= device.lutram_max_depth:
+        return 0
+    return min(ceil(width / w) * ceil(depth / d) for d, w in device.bram_shapes)
+
+
+@dataclass
+class Estimate:
+    """Resources, cycles and throughput of the accelerator for one model, lane count and board."""
+
+    board: str
+    part: str
+    lanes: int
+    clock_mhz: float
+    used: dict[str, int]
+    available: dict[str, int]
+    layer_cycles: list[int]
+    layer_utilization: list[float]
+    group_interval_cycles: int
+    samples_per_s: float
+    forward_queries_per_s: float
+    batch: int
+    memories: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def exceeded(self) -> list[str]:
+        return [k for k in self.used if self.used[k] > self.available[k]]
+
+    @property
+    def fits(self) -> bool:
+        return not self.exceeded
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "fits": self.fits, "exceeded": self.exceeded}
+
+
+def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: float = 100.0,
+             batch: int = 128) -> Estimate:
+    """Estimate the accelerator for ``spec`` with ``lanes`` MAC lanes per layer on ``board``.
+
+    Throughput assumes the layers work as a pipeline: a new group of ``lanes`` samples enters
+    every ``max(layer cycles)`` cycles; a forward query evaluates ``batch`` samples.
+    """
+    if not isinstance(lanes, int) or lanes < 1:
+        raise ValueError(f"lanes must be a positive integer, not {lanes!r}")
+    device = get_device(board)
+    nm = spec.numerics
+    mems, cycles, utils = [], [], []
+    for index, layer in enumerate(spec.layers):
+        sched = layer_schedule(layer, nm, index)
+        cycles.append(sched.cycles_per_group(RNG_LATENCY))
+        utils.append(sched.utilization(RNG_LATENCY))
+        buf_width = lanes * max(nm.layer_input(index).width, nm.state.width, nm.activation.width)
+        shapes = [("buffer0", sched.buffer_depth, buf_width),
+                  ("buffer1", sched.buffer_depth, buf_width),
+                  ("weights", layer.weight_params, nm.weight.width)]
+        if layer.bias:
+            shapes.append(("bias", layer.out_features, nm.bias.width))
+        for name, depth, width in shapes:
+            mems.append({"layer": index, "memory": name, "depth": depth, "width": width,
+                         "blocks": bram_blocks(depth, width, device)})
+    n_layers = len(spec.layers)
+    used = {
+        "LUT": _LUT_BASE * n_layers + _LUT_PER_LANE * lanes * n_layers,
+        "FF": _FF_BASE * n_layers + _FF_PER_LANE * lanes * n_layers,
+        "DSP": (lanes + _PERTURB_MULTS) * n_layers,
+        "BRAM": sum(m["blocks"] for m in mems),
+    }
+    available = {"LUT": device.luts, "FF": device.ffs, "DSP": device.dsps, "BRAM": device.brams}
+    interval = max(cycles)
+    clock_hz = clock_mhz * 1e6
+    samples = lanes * clock_hz / interval
+    groups = ceil(batch / lanes)
+    query_cycles = (groups - 1) * interval + sum(cycles)
+    return Estimate(board, device.part, lanes, clock_mhz, used, available, cycles, utils,
+                    interval, samples, clock_hz / query_cycles, batch, mems)

@@ -1,0 +1,70 @@
+"""The analytic estimate against exact rules, simulation and a real synthesis report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ttzo.accel.estimate import DEVICES, RNG_LATENCY, bram_blocks, estimate
+from ttzo.cli import main
+from ttzo.hw.rng import rng_latency
+from ttzo.model import ModelSpec
+from ttzo.train.config import load_model_file
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def paper():
+    return ModelSpec.from_dict(load_model_file("mnist-paper"))
+
+
+def test_rng_latency_in_step_with_gateware():
+    assert RNG_LATENCY == rng_latency()
+
+
+def test_bram_tiling():
+    ecp5 = DEVICES["ulx3s-85f"]
+    assert bram_blocks(16, 100, ecp5) == 0  # LUT RAM
+    assert bram_blocks(1024, 18, ecp5) == 1
+    assert bram_blocks(1025, 18, ecp5) == 2
+    assert bram_blocks(5376, 192, ecp5) == 66  # 11 x 6 of 512 x 36, or 6 x 11 of 1K x 18
+    assert bram_blocks(2048, 9, ecp5) == 1
+    assert bram_blocks(300, 16, DEVICES["icebreaker"]) == 2
+
+
+def test_cycles_and_utilization_of_paper_layer_one():
+    est = estimate(paper(), 16)
+    assert est.layer_cycles[0] == 784 + 338_688 + 3 * 6 + 24 + 1024 + 1
+    assert est.layer_utilization[0] == pytest.approx(338_688 / 340_539)
+    assert est.samples_per_s == pytest.approx(16 * 100e6 / est.layer_cycles[0])
+
+
+def test_estimate_agrees_with_measured_synthesis():
+    measured = json.loads((ROOT / "benchmarks/results/engine.json").read_text())
+    syn = measured["synthesis_ecp5"]
+    est = estimate(paper(), syn["lanes"])
+    assert est.used["BRAM"] == syn["used"]["DP16KD"]
+    assert est.used["DSP"] == syn["used"]["MULT18X18D"]
+    # LUT and FF are a fit calibrated on this synthesis (and one at 2 lanes): a consistency check
+    assert est.used["LUT"] == pytest.approx(syn["used"]["LUT4"], rel=0.1)
+    assert est.used["FF"] == pytest.approx(syn["used"]["FF"], rel=0.1)
+    assert measured["cycles_measured"] == est.layer_cycles[0]
+
+
+def test_too_big_model_names_the_exceeded_resources(capsys):
+    est = estimate(paper(), 16, "icebreaker")
+    assert not est.fits and {"BRAM", "DSP", "LUT", "FF"} <= set(est.exceeded)
+    assert main(["estimate", "--board", "icebreaker", "--model", "mnist-paper"]) == 3
+    assert "EXCEEDED" in capsys.readouterr().out
+
+
+def test_estimate_cli_json_and_errors(capsys):
+    assert main(["estimate", "--model", "mnist-paper", "--lanes", "8", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["fits"] and out["lanes"] == 8 and out["used"]["DSP"] == 2 * (8 + 2)
+    assert main(["estimate", "--board", "arty"]) == 2
+    assert "unknown board 'arty'" in capsys.readouterr().err
+    assert main(["estimate", "--model", "nonexistent-model"]) == 2
+    assert "neither a file nor a shipped model" in capsys.readouterr().err
