@@ -82,3 +82,15 @@ def test_first_order_flag_uses_backprop(tmp_path, mnist_dir):
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["forward_only"] is False and result["test_accuracy"] > 0.6
     assert np.isclose(result["forward_queries"], result["steps"])
+
+
+def test_default_run_folders_never_clobber(tmp_path, mnist_dir, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "mnist", "--quick", "--data", str(mnist_dir), "--no-progress",
+            "--max-steps", "1"]
+    assert main(args) == 0 and main(args) == 0
+    assert (tmp_path / "runs/mnist_quick-seed0/checkpoint.npz").is_file()
+    assert (tmp_path / "runs/mnist_quick-seed0-2/checkpoint.npz").is_file()
+    assert main([*args, "--resume"]) == 0  # resumes the newest
+    result = json.loads((tmp_path / "runs/mnist_quick-seed0-2/result.json").read_text())
+    assert result["steps"] == 2

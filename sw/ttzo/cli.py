@@ -45,6 +45,16 @@ def _config_name(args: argparse.Namespace) -> str:
     return f"{args.task}_quick" if args.quick else args.task
 
 
+def _default_run_dir(base: Path, reuse: bool) -> Path:
+    """``base``, or ``base-2``, ``base-3``, ...: the newest one to resume or overwrite,
+    otherwise the first that holds no run yet, so repeating a command never clobbers a run."""
+    candidates = [base] + [base.with_name(f"{base.name}-{i}") for i in range(2, 1000)]
+    existing = [c for c in candidates if (c / "checkpoint.npz").exists()]
+    if reuse:
+        return existing[-1] if existing else base
+    return next(c for c in candidates if not (c / "checkpoint.npz").exists())
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     # Imports here keep `ttzo --help` fast.
     from tqdm import tqdm
@@ -60,7 +70,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config_path = Path(args.config) if args.config else builtin_config(_config_name(args))
     cfg = load_config(config_path, _overrides(args))
-    run_dir = Path(args.run_dir or f"runs/{config_path.stem}-seed{cfg.seed}")
+    run_dir = Path(args.run_dir) if args.run_dir else _default_run_dir(
+        Path("runs") / f"{config_path.stem}-seed{cfg.seed}", args.resume or args.overwrite)
     if not args.resume and (run_dir / "checkpoint.npz").exists() and not args.overwrite:
         raise ValueError(
             f"{run_dir} already holds a run; pass --resume to continue it, --overwrite to start "
