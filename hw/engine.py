@@ -341,11 +341,14 @@ class TTLayerEngine(wiring.Component):
             ctl0.gw.eq(gidx_w), ctl0.gb.eq(gidx_b),
         ]
         line = [ctl0]
-        for i in range(self.rng_latency - 1):
+        for i in range(self.rng_latency):
             nxt = Signal(ctl_layout, name=f"ctl_delay{i}")
             m.d.sync += nxt.eq(line[-1])
             line.append(nxt)
-        ctl_r = line[-1]  # memory reads issue now; data and RNG output arrive next cycle
+        # The RNG output for this control word is valid now: the perturbation is computed and
+        # registered while the memory reads issued now complete (keeps the multiply, rounding
+        # and saturating add in separate cycles).
+        ctl_r = line[-1]
 
         src_rd = [bufs[b][0] for b in range(2)]
         out_rd_addr = Signal(unsigned(addr_w))
@@ -361,12 +364,9 @@ class TTLayerEngine(wiring.Component):
         if has_bias:
             m.d.comb += [b_rd.addr.eq(ctl_r.dst), b_rd.en.eq(1)]
 
-        # Stage 1: data, RNG outputs; form the perturbed weight (and bias).
-        ctl1 = Signal(ctl_layout)
-        m.d.sync += ctl1.eq(ctl_r)
-        state_in = Mux(ctl1.sel, src_rd[1].data, src_rd[0].data)
-
-        def perturbed(value, width, gidx, direction):
+        # Stage 1: the perturbation of each read entry, from the RNG output and the latched
+        # query; registered next to the memory data.
+        def delta_of(width, gidx, direction):
             sign_mu = Mux(pert.negate, -pert.mu, pert.mu)
             gauss_t = Signal(signed(17), name=f"gauss_t_{width}")
             m.d.comb += gauss_t.eq(direction.gauss * pert.mu)
@@ -382,15 +382,23 @@ class TTLayerEngine(wiring.Component):
                     m.d.comb += delta_v.eq(rad_d)
                 with m.Case(PerturbMode.GAUSS):
                     m.d.comb += delta_v.eq(gauss_d)
-            return _saturate(value + delta_v, width)
+            delta_r = Signal(signed(18), name=f"pdelta_r_{width}")
+            m.d.sync += delta_r.eq(delta_v)
+            return delta_r
 
+        delta_w = delta_of(nm.weight.width, ctl_r.gw, rng_w.o_stream.payload)
+        if has_bias:
+            delta_b = delta_of(nm.bias.width, ctl_r.gb, rng_b.o_stream.payload)
+        ctl1 = Signal(ctl_layout)
+        m.d.sync += ctl1.eq(ctl_r)
+        state_in = Mux(ctl1.sel, src_rd[1].data, src_rd[0].data)
+
+        # Stage 2: memory data; the perturbed weight (and bias), saturated to its format.
         w_p = Signal(signed(nm.weight.width))
-        m.d.sync += w_p.eq(perturbed(w_rd.data, nm.weight.width, ctl1.gw,
-                                     rng_w.o_stream.payload))
+        m.d.sync += w_p.eq(_saturate(w_rd.data + delta_w, nm.weight.width))
         if has_bias:
             b_p = Signal(signed(nm.bias.width))
-            m.d.sync += b_p.eq(perturbed(b_rd.data, nm.bias.width, ctl1.gb,
-                                         rng_b.o_stream.payload))
+            m.d.sync += b_p.eq(_saturate(b_rd.data + delta_b, nm.bias.width))
         s_reg = Signal(buf_shape)
         m.d.sync += s_reg.eq(state_in)
         ctl2 = Signal(ctl_layout)

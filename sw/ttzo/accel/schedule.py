@@ -41,15 +41,16 @@ __all__ = [
 ]
 
 #: DRAIN cycles between two cores of a layer. After an iteration issued at cycle t the engine
-#: reads memory at t + rng_latency - 1 (addresses wait for the RNG) and a finished sum is
-#: readable from t + rng_latency + 5, so the next core's first (equally delayed) read may issue
+#: reads memory at t + rng_latency (addresses wait for the RNG) and a finished sum is
+#: readable from t + rng_latency + 6, so the next core's first (equally delayed) read may issue
 #: 5 cycles after the last one; one cycle of margin.
 DRAIN_BETWEEN = 6
 
 
 def drain_last(rng_latency: int) -> int:
-    """DRAIN cycles after a layer's last core: the output streamer reads without delay."""
-    return rng_latency + 5
+    """DRAIN cycles after a layer's last core: the output streamer reads without delay, so it
+    waits for the last write (readable rng_latency + 6 cycles after the last issue)."""
+    return rng_latency + 6
 
 LOOP_NAMES = ("p", "m", "c", "n_next", "r_next", "a", "n")
 
