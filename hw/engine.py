@@ -341,13 +341,13 @@ class TTLayerEngine(wiring.Component):
             ctl0.gw.eq(gidx_w), ctl0.gb.eq(gidx_b),
         ]
         line = [ctl0]
-        for i in range(self.rng_latency):
+        for i in range(self.rng_latency + 1):
             nxt = Signal(ctl_layout, name=f"ctl_delay{i}")
             m.d.sync += nxt.eq(line[-1])
             line.append(nxt)
-        # The RNG output for this control word is valid now: the perturbation is computed and
-        # registered while the memory reads issued now complete (keeps the multiply, rounding
-        # and saturating add in separate cycles).
+        # The RNG output for this control word was valid one cycle ago; its product with mu is
+        # registered, and the perturbation is formed and registered while the memory reads
+        # issued now complete (multiply, rounding and saturating add in separate cycles).
         ctl_r = line[-1]
 
         src_rd = [bufs[b][0] for b in range(2)]
@@ -368,10 +368,11 @@ class TTLayerEngine(wiring.Component):
         # query; registered next to the memory data.
         def delta_of(width, gidx, direction):
             sign_mu = Mux(pert.negate, -pert.mu, pert.mu)
-            gauss_t = Signal(signed(17), name=f"gauss_t_{width}")
-            m.d.comb += gauss_t.eq(direction.gauss * pert.mu)
+            gauss_t = Signal(signed(17), name=f"gauss_t_{width}")  # registered product
+            sign_t = Signal(name=f"sign_t_{width}")
+            m.d.sync += [gauss_t.eq(direction.gauss * pert.mu), sign_t.eq(direction.sign)]
             gauss_d = _round_shift(Mux(pert.negate, -gauss_t, gauss_t), 2)
-            rad_d = Mux(direction.sign ^ pert.negate, -pert.mu, pert.mu)
+            rad_d = Mux(sign_t ^ pert.negate, -pert.mu, pert.mu)
             delta_v = Signal(signed(18), name=f"pdelta_{width}")
             with m.Switch(pert.mode):
                 with m.Case(PerturbMode.NONE):
@@ -391,23 +392,35 @@ class TTLayerEngine(wiring.Component):
             delta_b = delta_of(nm.bias.width, ctl_r.gb, rng_b.o_stream.payload)
         ctl1 = Signal(ctl_layout)
         m.d.sync += ctl1.eq(ctl_r)
-        state_in = Mux(ctl1.sel, src_rd[1].data, src_rd[0].data)
 
-        # Stage 2: memory data; the perturbed weight (and bias), saturated to its format.
+        # Stage 2: memory data lands in registers (block RAM clock-to-out is slow), and the
+        # perturbation waits one cycle beside it.
+        w_reg = Signal(signed(nm.weight.width))
+        s_reg = Signal(buf_shape)
+        delta_w2 = Signal(signed(18))
+        ctl2a = Signal(ctl_layout)
+        m.d.sync += [w_reg.eq(w_rd.data), s_reg.eq(Mux(ctl1.sel, src_rd[1].data, src_rd[0].data)),
+                     delta_w2.eq(delta_w), ctl2a.eq(ctl1)]
+        if has_bias:
+            b_reg = Signal(signed(nm.bias.width))
+            delta_b2 = Signal(signed(18))
+            m.d.sync += [b_reg.eq(b_rd.data), delta_b2.eq(delta_b)]
+
+        # Stage 3: the perturbed weight (and bias), saturated to its format.
         w_p = Signal(signed(nm.weight.width))
-        m.d.sync += w_p.eq(_saturate(w_rd.data + delta_w, nm.weight.width))
+        m.d.sync += w_p.eq(_saturate(w_reg + delta_w2, nm.weight.width))
         if has_bias:
             b_p = Signal(signed(nm.bias.width))
-            m.d.sync += b_p.eq(_saturate(b_rd.data + delta_b, nm.bias.width))
-        s_reg = Signal(buf_shape)
-        m.d.sync += s_reg.eq(state_in)
+            m.d.sync += b_p.eq(_saturate(b_reg + delta_b2, nm.bias.width))
+        s_reg2 = Signal(buf_shape)
+        m.d.sync += s_reg2.eq(s_reg)
         ctl2 = Signal(ctl_layout)
-        m.d.sync += ctl2.eq(ctl1)
+        m.d.sync += ctl2.eq(ctl2a)
 
-        # Stage 3: products (one multiplier per lane).
+        # Stage 4: products (one multiplier per lane).
         prod_w = nm.weight.width + self.buffer_width
         prods = [Signal(signed(prod_w), name=f"prod{lane}") for lane in range(lanes)]
-        m.d.sync += [prods[lane].eq(w_p * s_reg[lane]) for lane in range(lanes)]
+        m.d.sync += [prods[lane].eq(w_p * s_reg2[lane]) for lane in range(lanes)]
         ctl3 = Signal(ctl_layout)
         m.d.sync += ctl3.eq(ctl2)
         if has_bias:

@@ -41,16 +41,16 @@ __all__ = [
 ]
 
 #: DRAIN cycles between two cores of a layer. After an iteration issued at cycle t the engine
-#: reads memory at t + rng_latency (addresses wait for the RNG) and a finished sum is
-#: readable from t + rng_latency + 6, so the next core's first (equally delayed) read may issue
-#: 5 cycles after the last one; one cycle of margin.
-DRAIN_BETWEEN = 6
+#: reads memory at t + rng_latency + 1 (addresses wait for the RNG and the perturbation) and a
+#: finished sum is readable from t + rng_latency + 8, so the next core's first (equally delayed)
+#: read may issue 6 cycles after the last one; one cycle of margin.
+DRAIN_BETWEEN = 7
 
 
 def drain_last(rng_latency: int) -> int:
     """DRAIN cycles after a layer's last core: the output streamer reads without delay, so it
-    waits for the last write (readable rng_latency + 6 cycles after the last issue)."""
-    return rng_latency + 6
+    waits for the last write (readable rng_latency + 8 cycles after the last issue)."""
+    return rng_latency + 8
 
 LOOP_NAMES = ("p", "m", "c", "n_next", "r_next", "a", "n")
 
