@@ -482,22 +482,28 @@ class TTLayerEngine(wiring.Component):
                 ]
 
         # -- output streamer ---------------------------------------------------------------------
+        # Two stages: a read in flight (its data appears on the read port), then a registered
+        # output beat, so the block RAM's slow clock-to-out never reaches the next layer directly.
+        # Both stages hold while the output beat waits; the read port holds its data then too.
+        read_valid = Signal()
         out_valid = Signal()
+        out_reg = Signal(lanes_layout(nm.activation.width, lanes))
         advance = ~out_valid | self.o_stream.ready
         out_data = src_rd[out_sel].data
         m.d.comb += [
             self.o_stream.valid.eq(out_valid),
+            self.o_stream.payload.eq(out_reg),
             out_rd_addr.eq(count),
             out_rd_en.eq(advance),
         ]
-        for lane in range(lanes):
-            m.d.comb += self.o_stream.payload[lane].eq(out_data[lane])
         with m.If(phase == _Phase.OUT):
             with m.If(advance):
-                m.d.sync += out_valid.eq(count < out_features)
+                m.d.sync += [out_valid.eq(read_valid), read_valid.eq(count < out_features)]
+                for lane in range(lanes):
+                    m.d.sync += out_reg[lane].eq(out_data[lane])
                 with m.If(count < out_features):
                     m.d.sync += count.eq(count + 1)
-                with m.Else():
+                with m.Elif(~read_valid):
                     m.d.sync += [phase.eq(_Phase.LOAD), count.eq(0)]
         return m
 

@@ -106,9 +106,9 @@ class LayerSchedule:
     def cycles_per_group(self, rng_latency: int) -> int:
         """Engine cycles from a group's first input beat to its last output beat, no stalls:
         LOAD (one beat per input), RUN (one iteration per cycle), DRAINs, OUT (one beat per
-        output plus one cycle of read latency). Checked against simulation."""
+        output plus two cycles: memory read and output register). Checked against simulation."""
         drains = DRAIN_BETWEEN * (len(self.cores) - 1) + drain_last(rng_latency)
-        return (self.layer.in_features + self.macs + drains + self.layer.out_features + 1)
+        return (self.layer.in_features + self.macs + drains + self.layer.out_features + 2)
 
     def utilization(self, rng_latency: int) -> float:
         """MAC-lane utilization: useful MAC cycles over cycles per group."""
