@@ -44,7 +44,7 @@ ECP5_85F = {"LUT4": 83640, "FF": 83640, "MULT18X18D": 156, "DP16KD": 208}
 
 def campaign(cases: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
-    narrow = ModelSpec.from_dict(load_model_file("mnist-paper")).numerics
+    numerics = ModelSpec.from_dict(load_model_file("mnist-paper")).numerics
     totals = {"vectors": 0, "mismatches": 0, "cases": 0, "per_simulator": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for simulator in ("icarus", "verilator"):
@@ -52,7 +52,7 @@ def campaign(cases: int, seed: int) -> dict:
             sim_tot = {"vectors": 0, "mismatches": 0, "cases": 0, "failed": 0}
             for i in range(n):
                 layer = random_layer(rng, int(rng.integers(1, 5)))
-                case = make_case(layer, narrow, int(rng.integers(1, 7)), rng)
+                case = make_case(layer, numerics, int(rng.integers(1, 7)), rng)
                 result = run_case(case, simulator, Path(tmp) / f"{simulator}{i}")
                 for key in ("vectors", "mismatches"):
                     sim_tot[key] += result.get(key, 0)

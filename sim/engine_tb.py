@@ -62,15 +62,19 @@ class TB:
         d.rst.value = 0
         await RisingEdge(d.clk)
 
-    async def write_params(self, theta):
+    async def _put(self, prefix: str, bits: int):
+        """One valid/ready handshake on the stream whose ports start with ``prefix``."""
         d = self.dut
-        for addr, value in enumerate(theta):
-            d.p_stream__payload.value = pack(self.p_layout, {"addr": addr, "data": value})
-            d.p_stream__valid.value = 1
+        getattr(d, f"{prefix}__payload").value = bits
+        getattr(d, f"{prefix}__valid").value = 1
+        await RisingEdge(d.clk)
+        while not getattr(d, f"{prefix}__ready").value:
             await RisingEdge(d.clk)
-            while not d.p_stream__ready.value:
-                await RisingEdge(d.clk)
-        d.p_stream__valid.value = 0
+
+    async def write_params(self, theta):
+        for addr, value in enumerate(theta):
+            await self._put("p_stream", pack(self.p_layout, {"addr": addr, "data": value}))
+        self.dut.p_stream__valid.value = 0
 
     async def send(self, beats, idle):
         d = self.dut
@@ -78,11 +82,7 @@ class TB:
             while self.rng.random() < idle:
                 d.i_stream__valid.value = 0
                 await RisingEdge(d.clk)
-            d.i_stream__payload.value = pack(self.in_layout, beat)
-            d.i_stream__valid.value = 1
-            await RisingEdge(d.clk)
-            while not d.i_stream__ready.value:
-                await RisingEdge(d.clk)
+            await self._put("i_stream", pack(self.in_layout, beat))
         d.i_stream__valid.value = 0
 
     async def receive(self, count, stall):

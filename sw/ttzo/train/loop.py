@@ -142,6 +142,8 @@ class Trainer:
         self.state = TrainState(next_eval=self.eval_interval)
         self.metrics: MetricsLog | None = None
         self.last_eval: dict[str, Any] = {}
+        self._order: np.ndarray | None = None
+        self._order_epoch = -1
 
     # -- bookkeeping --------------------------------------------------------------------------
 
@@ -209,8 +211,12 @@ class Trainer:
     # -- the loop -----------------------------------------------------------------------------
 
     def _permutation(self, epoch: int) -> np.ndarray:
-        rng = np.random.default_rng(query_seed(self.seed, 0xE9, epoch))
-        return rng.permutation(self.task.n_train)
+        """This epoch's sample order (drawn once per epoch, not once per step)."""
+        if self._order_epoch != epoch:
+            rng = np.random.default_rng(query_seed(self.seed, 0xE9, epoch))
+            self._order = rng.permutation(self.task.n_train)
+            self._order_epoch = epoch
+        return self._order
 
     def _evaluate(self) -> dict[str, Any]:
         st = self.state
