@@ -30,6 +30,7 @@ from ttzo.golden.numerics import NumericsSpec, activation_table
 from ttzo.golden.perturb import MODES
 from ttzo.model.spec import LayerSpec
 
+from .bram import BankedMemory
 from .rng import PerturbationRNG, rng_latency
 
 __all__ = [
@@ -100,6 +101,8 @@ class TTLayerEngine(wiring.Component):
         its global position.
     index_width : int
         Bits of global parameter indices (RNG counter and coordinate selection).
+    bank_depth : int
+        Rows per block RAM bank of every memory (see :class:`ttzo.hw.bram.BankedMemory`).
 
     Attributes
     ----------
@@ -116,7 +119,7 @@ class TTLayerEngine(wiring.Component):
     """
 
     def __init__(self, layer: LayerSpec, numerics: NumericsSpec, index: int = 0, lanes: int = 4,
-                 param_offset: int = 0, index_width: int = 24):
+                 param_offset: int = 0, index_width: int = 24, bank_depth: int = 512):
         if not isinstance(lanes, int) or lanes < 1:
             raise ValueError(f"lanes must be a positive integer, not {lanes!r}")
         if layer.activation not in ("relu", "none", "sine", "tanh"):
@@ -134,6 +137,7 @@ class TTLayerEngine(wiring.Component):
         self.lanes = lanes
         self.param_offset = param_offset
         self.index_width = index_width
+        self.bank_depth = bank_depth
         self.schedule: LayerSchedule = layer_schedule(layer, numerics, index)
         self.in_width = numerics.layer_input(index).width
         self.buffer_width = max(self.in_width, numerics.state.width, numerics.activation.width)
@@ -191,20 +195,19 @@ class TTLayerEngine(wiring.Component):
         acc_w = nm.accumulator_width
 
         # -- memories ------------------------------------------------------------------------
+        # Banked memories read in two cycles (see hw/bram.py): block RAM outputs are registered
+        # beside their blocks before any multiplexer.
         buf_shape = lanes_layout(self.buffer_width, lanes)
         bufs = []
         for b in range(2):
-            mem = Memory(shape=buf_shape, depth=depth, init=[])
-            m.submodules[f"buf{b}"] = mem
-            bufs.append((mem.read_port(), mem.write_port()))
-        wmem = Memory(shape=signed(nm.weight.width), depth=self.n_weight, init=[])
+            bufs.append(BankedMemory(buf_shape, depth, self.bank_depth))
+            m.submodules[f"buf{b}"] = bufs[b]
+        wmem = BankedMemory(signed(nm.weight.width), self.n_weight, self.bank_depth)
         m.submodules.wmem = wmem
-        w_rd, w_wr = wmem.read_port(), wmem.write_port()
         has_bias = self.layer.bias
         if has_bias:
-            bmem = Memory(shape=signed(nm.bias.width), depth=out_features, init=[])
+            bmem = BankedMemory(signed(nm.bias.width), out_features, self.bank_depth)
             m.submodules.bmem = bmem
-            b_rd, b_wr = bmem.read_port(), bmem.write_port()
 
         # -- control state --------------------------------------------------------------------
         phase = Signal(_Phase)
@@ -220,15 +223,15 @@ class TTLayerEngine(wiring.Component):
         p = self.p_stream.payload
         p_fire = self.p_stream.valid & p_ok
         m.d.comb += [
-            w_wr.addr.eq(p.addr[:w_addr_w]),
-            w_wr.data.eq(p.data),
-            w_wr.en.eq(p_fire & (p.addr < self.n_weight)),
+            wmem.wr_addr.eq(p.addr[:w_addr_w]),
+            wmem.wr_data.eq(p.data),
+            wmem.wr_en.eq(p_fire & (p.addr < self.n_weight)),
         ]
         if has_bias:
             m.d.comb += [
-                b_wr.addr.eq(p.addr - self.n_weight),
-                b_wr.data.eq(p.data),
-                b_wr.en.eq(p_fire & (p.addr >= self.n_weight)),
+                bmem.wr_addr.eq(p.addr - self.n_weight),
+                bmem.wr_data.eq(p.data),
+                bmem.wr_en.eq(p_fire & (p.addr >= self.n_weight)),
             ]
 
         # -- loop-nest address generator ---------------------------------------------------------
@@ -280,7 +283,6 @@ class TTLayerEngine(wiring.Component):
         core_is_last = Signal()
         m.d.comb += core_is_last.eq(core == len(sched.cores) - 1)
         i_fire = self.i_stream.valid & self.i_stream.ready
-        load_wr = bufs[0][1]
         with m.Switch(phase):
             with m.Case(_Phase.LOAD):
                 m.d.comb += self.i_stream.ready.eq(1)
@@ -350,19 +352,20 @@ class TTLayerEngine(wiring.Component):
         # issued now complete (multiply, rounding and saturating add in separate cycles).
         ctl_r = line[-1]
 
-        src_rd = [bufs[b][0] for b in range(2)]
+        # State reads issue now; weight and bias reads one cycle earlier, so that all three
+        # land (two-cycle banked reads) when the perturbation is ready.
         out_rd_addr = Signal(unsigned(addr_w))
         out_rd_en = Signal()
         out_sel = len(sched.cores) % 2
         for b in range(2):
             with m.If(phase == _Phase.OUT):
                 if b == out_sel:
-                    m.d.comb += [src_rd[b].addr.eq(out_rd_addr), src_rd[b].en.eq(out_rd_en)]
+                    m.d.comb += [bufs[b].rd_addr.eq(out_rd_addr), bufs[b].rd_en.eq(out_rd_en)]
             with m.Else():
-                m.d.comb += [src_rd[b].addr.eq(ctl_r.src), src_rd[b].en.eq(1)]
-        m.d.comb += [w_rd.addr.eq(ctl_r.w), w_rd.en.eq(1)]
+                m.d.comb += [bufs[b].rd_addr.eq(ctl_r.src), bufs[b].rd_en.eq(1)]
+        m.d.comb += [wmem.rd_addr.eq(line[-2].w), wmem.rd_en.eq(1)]
         if has_bias:
-            m.d.comb += [b_rd.addr.eq(ctl_r.dst), b_rd.en.eq(1)]
+            m.d.comb += [bmem.rd_addr.eq(line[-2].dst), bmem.rd_en.eq(1)]
 
         # Stage 1: the perturbation of each read entry, from the RNG output and the latched
         # query; registered next to the memory data.
@@ -393,34 +396,33 @@ class TTLayerEngine(wiring.Component):
         ctl1 = Signal(ctl_layout)
         m.d.sync += ctl1.eq(ctl_r)
 
-        # Stage 2: memory data lands in registers (block RAM clock-to-out is slow), and the
-        # perturbation waits one cycle beside it.
+        # Stage 2: memory data (registered bank outputs, then the bank select) lands in
+        # registers, and the perturbation waits one cycle beside it.
         w_reg = Signal(signed(nm.weight.width))
         s_reg = Signal(buf_shape)
         delta_w2 = Signal(signed(18))
         ctl2a = Signal(ctl_layout)
-        m.d.sync += [w_reg.eq(w_rd.data), s_reg.eq(Mux(ctl1.sel, src_rd[1].data, src_rd[0].data)),
-                     delta_w2.eq(delta_w), ctl2a.eq(ctl1)]
+        m.d.sync += [w_reg.eq(wmem.rd_data), delta_w2.eq(delta_w), ctl2a.eq(ctl1)]
         if has_bias:
             b_reg = Signal(signed(nm.bias.width))
             delta_b2 = Signal(signed(18))
-            m.d.sync += [b_reg.eq(b_rd.data), delta_b2.eq(delta_b)]
+            m.d.sync += [b_reg.eq(bmem.rd_data), delta_b2.eq(delta_b)]
 
-        # Stage 3: the perturbed weight (and bias), saturated to its format.
+        # Stage 3: the perturbed weight (and bias), saturated to its format; the state row
+        # (read two cycles after the weight's address was issued one cycle earlier) lands.
         w_p = Signal(signed(nm.weight.width))
         m.d.sync += w_p.eq(_saturate(w_reg + delta_w2, nm.weight.width))
         if has_bias:
             b_p = Signal(signed(nm.bias.width))
             m.d.sync += b_p.eq(_saturate(b_reg + delta_b2, nm.bias.width))
-        s_reg2 = Signal(buf_shape)
-        m.d.sync += s_reg2.eq(s_reg)
+        m.d.sync += s_reg.eq(Mux(ctl2a.sel, bufs[1].rd_data, bufs[0].rd_data))
         ctl2 = Signal(ctl_layout)
         m.d.sync += ctl2.eq(ctl2a)
 
         # Stage 4: products (one multiplier per lane).
         prod_w = nm.weight.width + self.buffer_width
         prods = [Signal(signed(prod_w), name=f"prod{lane}") for lane in range(lanes)]
-        m.d.sync += [prods[lane].eq(w_p * s_reg2[lane]) for lane in range(lanes)]
+        m.d.sync += [prods[lane].eq(w_p * s_reg[lane]) for lane in range(lanes)]
         ctl3 = Signal(ctl_layout)
         m.d.sync += ctl3.eq(ctl2)
         if has_bias:
@@ -467,29 +469,29 @@ class TTLayerEngine(wiring.Component):
             m.d.sync += results[lane].eq(Mux(ctl4.final, out_act, state_val))
         ctl5 = Signal(ctl_layout)
         m.d.sync += ctl5.eq(ctl4)
-        dst_wr = [bufs[b][1] for b in range(2)]
         with m.If(phase == _Phase.LOAD):
-            m.d.comb += [load_wr.addr.eq(count), load_wr.en.eq(i_fire)]
+            m.d.comb += [bufs[0].wr_addr.eq(count), bufs[0].wr_en.eq(i_fire)]
             for lane in range(lanes):
-                m.d.comb += load_wr.data[lane].eq(self.i_stream.payload[lane])
+                m.d.comb += bufs[0].wr_data[lane].eq(self.i_stream.payload[lane])
         with m.Else():
             for b in range(2):
                 # core k writes buffer (k + 1) % 2, i.e. buffer 1 when sel (= k % 2) is 0
                 m.d.comb += [
-                    dst_wr[b].addr.eq(ctl5.dst),
-                    dst_wr[b].data.eq(results),
-                    dst_wr[b].en.eq(ctl5.valid & (ctl5.sel == (1 - b))),
+                    bufs[b].wr_addr.eq(ctl5.dst),
+                    bufs[b].wr_data.eq(results),
+                    bufs[b].wr_en.eq(ctl5.valid & (ctl5.sel == (1 - b))),
                 ]
 
         # -- output streamer ---------------------------------------------------------------------
-        # Two stages: a read in flight (its data appears on the read port), then a registered
-        # output beat, so the block RAM's slow clock-to-out never reaches the next layer directly.
-        # Both stages hold while the output beat waits; the read port holds its data then too.
+        # Three stages: a read in flight, its row in the bank registers, then a registered output
+        # beat, so no block RAM output reaches the next layer directly. Every stage holds while
+        # the output beat waits (the banked read pipeline stalls as a whole).
         read_valid = Signal()
+        bank_valid = Signal()
         out_valid = Signal()
         out_reg = Signal(lanes_layout(nm.activation.width, lanes))
         advance = ~out_valid | self.o_stream.ready
-        out_data = src_rd[out_sel].data
+        out_data = bufs[out_sel].rd_data
         m.d.comb += [
             self.o_stream.valid.eq(out_valid),
             self.o_stream.payload.eq(out_reg),
@@ -498,12 +500,13 @@ class TTLayerEngine(wiring.Component):
         ]
         with m.If(phase == _Phase.OUT):
             with m.If(advance):
-                m.d.sync += [out_valid.eq(read_valid), read_valid.eq(count < out_features)]
+                m.d.sync += [out_valid.eq(bank_valid), bank_valid.eq(read_valid),
+                             read_valid.eq(count < out_features)]
                 for lane in range(lanes):
                     m.d.sync += out_reg[lane].eq(out_data[lane])
                 with m.If(count < out_features):
                     m.d.sync += count.eq(count + 1)
-                with m.Elif(~read_valid):
+                with m.Elif(~read_valid & ~bank_valid):
                     m.d.sync += [phase.eq(_Phase.LOAD), count.eq(0)]
         return m
 
@@ -535,6 +538,8 @@ class TTMLPEngine(wiring.Component):
         MAC lanes per layer (samples per group).
     index_width : int
         Bits of global parameter indices.
+    bank_depth : int
+        Rows per block RAM bank (see :class:`TTLayerEngine`).
 
     Attributes
     ----------
@@ -548,7 +553,7 @@ class TTMLPEngine(wiring.Component):
     busy : Out(1)
     """
 
-    def __init__(self, spec, lanes: int = 4, index_width: int = 24):
+    def __init__(self, spec, lanes: int = 4, index_width: int = 24, bank_depth: int = 512):
         if spec.params > (1 << index_width):
             raise ValueError(f"index_width {index_width} cannot address {spec.params} parameters")
         self.spec = spec
@@ -558,7 +563,7 @@ class TTMLPEngine(wiring.Component):
         offset = 0
         for index, layer in enumerate(spec.layers):
             self.layers.append(TTLayerEngine(layer, spec.numerics, index, lanes, offset,
-                                             index_width))
+                                             index_width, bank_depth))
             offset += layer.params
         nm = spec.numerics
         self.param_width = max(nm.weight.width, nm.bias.width)

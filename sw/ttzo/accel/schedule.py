@@ -37,7 +37,7 @@ from ..model.spec import LayerSpec
 
 __all__ = [
     "CoreSchedule", "LayerSchedule", "layer_schedule", "emulate_layer", "LOOP_NAMES",
-    "DRAIN_BETWEEN", "drain_last",
+    "DRAIN_BETWEEN", "drain_last", "OUT_LATENCY",
 ]
 
 #: DRAIN cycles between two cores of a layer. After an iteration issued at cycle t the engine
@@ -51,6 +51,10 @@ def drain_last(rng_latency: int) -> int:
     """DRAIN cycles after a layer's last core: the output streamer reads without delay, so it
     waits for the last write (readable rng_latency + 8 cycles after the last issue)."""
     return rng_latency + 8
+
+#: Cycles of the output streamer beyond one per output beat: block RAM read, bank register,
+#: output register (see ``ttzo.hw.bram``).
+OUT_LATENCY = 3
 
 LOOP_NAMES = ("p", "m", "c", "n_next", "r_next", "a", "n")
 
@@ -106,9 +110,11 @@ class LayerSchedule:
     def cycles_per_group(self, rng_latency: int) -> int:
         """Engine cycles from a group's first input beat to its last output beat, no stalls:
         LOAD (one beat per input), RUN (one iteration per cycle), DRAINs, OUT (one beat per
-        output plus two cycles: memory read and output register). Checked against simulation."""
+        output plus three cycles: block RAM read, bank register, output register). Checked
+        against simulation."""
         drains = DRAIN_BETWEEN * (len(self.cores) - 1) + drain_last(rng_latency)
-        return (self.layer.in_features + self.macs + drains + self.layer.out_features + 2)
+        return (self.layer.in_features + self.macs + drains + self.layer.out_features
+                + OUT_LATENCY)
 
     def utilization(self, rng_latency: int) -> float:
         """MAC-lane utilization: useful MAC cycles over cycles per group."""

@@ -1,0 +1,101 @@
+"""Block-RAM-backed memory with registered bank outputs, for timing closure.
+
+Block RAM clock-to-out is slow (about 5.8 ns on ECP5 without the block's output register, which
+Yosys does not infer), and a memory deeper than one block is a column of blocks whose outputs
+meet in a wide multiplexer, usually far from most of them. :class:`BankedMemory` splits the
+memory in depth into banks of ``bank_depth`` rows (one block deep each), registers every bank's
+read data in the fabric next to its block, and selects the bank only in the following cycle.
+Reads therefore take two cycles; the golden twin is a plain array read two cycles later.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["BankedMemory", "READ_LATENCY"]
+
+#: Cycles from a read address (with ``rd_en``) to its data on ``rd_data``.
+READ_LATENCY = 2
+
+
+class BankedMemory(wiring.Component):
+    """A ``depth``-row memory in banks of ``bank_depth`` rows, read with two cycles of latency.
+
+    Parameters
+    ----------
+    shape : ShapeLike
+        Row shape (a plain shape or a ``data`` layout, e.g. one row for every lane).
+    depth : int
+        Rows.
+    bank_depth : int
+        Rows per bank, a power of two; 512 matches one ECP5 DP16KD in its widest (36-bit) shape.
+
+    Attributes
+    ----------
+    rd_addr : In(range(depth))
+    rd_en : In(1)
+        Advances the read pipeline; while low every stage holds, so a stalled consumer keeps its
+        data (a stall of both stages at once, as in a valid/ready pipeline).
+    rd_data : Out(shape)
+        The row addressed two enabled cycles earlier.
+    wr_addr : In(range(depth))
+    wr_data : In(shape)
+    wr_en : In(1)
+        Writes are not visible to a read of the same row issued in the same cycle.
+    """
+
+    def __init__(self, shape, depth: int, bank_depth: int = 512):
+        if not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"depth must be a positive integer, not {depth!r}")
+        if not isinstance(bank_depth, int) or bank_depth < 1 or bank_depth & (bank_depth - 1):
+            raise ValueError(f"bank_depth must be a power of two, not {bank_depth!r}")
+        self.shape = shape
+        self.depth = depth
+        self.bank_depth = min(bank_depth, 1 << max(0, (depth - 1).bit_length()))
+        self.banks = -(-depth // self.bank_depth)
+        addr_w = max(1, (depth - 1).bit_length())
+        super().__init__({
+            "rd_addr": In(unsigned(addr_w)), "rd_en": In(1), "rd_data": Out(shape),
+            "wr_addr": In(unsigned(addr_w)), "wr_data": In(shape), "wr_en": In(1),
+        })
+
+    def bank_depths(self) -> list[int]:
+        """Rows of every bank (the last one may be shorter)."""
+        full, rest = divmod(self.depth, self.bank_depth)
+        return [self.bank_depth] * full + ([rest] if rest else [])
+
+    def elaborate(self, platform):
+        m = Module()
+        low_bits = (self.bank_depth - 1).bit_length()
+        bank_sel = Signal(range(max(2, self.banks)))
+        held = []
+        for b, rows in enumerate(self.bank_depths()):
+            mem = Memory(shape=self.shape, depth=rows, init=[])
+            m.submodules[f"bank{b}"] = mem
+            rd, wr = mem.read_port(), mem.write_port()
+            m.d.comb += [
+                rd.addr.eq(self.rd_addr[:low_bits] if low_bits else 0),
+                rd.en.eq(self.rd_en),
+                wr.addr.eq(self.wr_addr[:low_bits] if low_bits else 0),
+                wr.data.eq(self.wr_data),
+                wr.en.eq(self.wr_en & (self.wr_addr[low_bits:] == b if self.banks > 1 else 1)),
+            ]
+            reg = Signal(self.shape, name=f"bank{b}_q")
+            with m.If(self.rd_en):
+                m.d.sync += reg.eq(rd.data)
+            held.append(reg)
+        sel1 = Signal.like(bank_sel)
+        with m.If(self.rd_en):
+            m.d.sync += [sel1.eq(self.rd_addr[low_bits:] if self.banks > 1 else 0),
+                         bank_sel.eq(sel1)]
+        if self.banks == 1:
+            m.d.comb += self.rd_data.eq(held[0])
+        else:
+            with m.Switch(bank_sel):
+                for b, reg in enumerate(held):
+                    with m.Case(b):
+                        m.d.comb += self.rd_data.eq(reg)
+        return m
