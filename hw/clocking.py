@@ -3,7 +3,7 @@
 :func:`ecp5_pll` and :func:`ice40_pll` choose divider settings by exhaustive search within the
 devices' documented ranges (ECP5: EHXPLLL, VCO 400-800 MHz, PFD >= 3.125 MHz; iCE40: SB_PLL40,
 VCO 533-1066 MHz, PFD 10-133 MHz); :class:`ClockGenerator` instantiates the primitive, holds the
-domain in reset until the PLL locks, and constrains the clock for place and route.
+domain in reset until the PLL locks; nextpnr derives the clock constraint from the PLL.
 """
 
 from __future__ import annotations
@@ -98,22 +98,39 @@ class ClockGenerator(Elaboratable):
         self.setting: PLLSetting | None = None
         self.achieved: float | None = None
 
+    def _direct(self, platform) -> bool:
+        return self.frequency is None or abs(self.frequency - platform.default_clk_frequency) < 1
+
+    def plan(self, platform) -> float:
+        """Choose the PLL setting for ``platform``; returns the frequency it reaches (Hz)."""
+        f_in = platform.default_clk_frequency
+        family = getattr(platform, "family", None)
+        if self._direct(platform):
+            self.setting, self.achieved = None, f_in
+        elif family == "ecp5":
+            self.setting = ecp5_pll(f_in, self.frequency)
+        elif family == "ice40":
+            self.setting = ice40_pll(f_in, self.frequency)
+        else:
+            raise ValueError(f"no PLL support for FPGA family {family!r}")
+        if self.setting is not None:
+            self.achieved = self.setting.frequency
+        return self.achieved
+
     def elaborate(self, platform):
         m = Module()
         m.domains.sync = cd_sync = ClockDomain("sync")
         f_in = platform.default_clk_frequency
         name = platform.default_clk
-        if self.frequency is None or abs(self.frequency - f_in) < 1:
+        self.plan(platform)
+        if self.setting is None:
             clk = platform.request(name, dir="i")
             m.d.comb += cd_sync.clk.eq(clk.i)
             platform.add_clock_constraint(cd_sync.clk, f_in)
             m.submodules.reset_sync = ResetSynchronizer(0, domain="sync")
-            self.achieved = f_in
             return m
         locked = Signal()
-        family = getattr(platform, "family", None)
-        if family == "ecp5":
-            self.setting = ecp5_pll(f_in, self.frequency)
+        if platform.family == "ecp5":
             clk = platform.request(name, dir="i")
             p = self.setting.params
             m.submodules.pll = Instance(
@@ -132,8 +149,7 @@ class ClockGenerator(Elaboratable):
                 i_PLLWAKESYNC=0, i_ENCLKOP=0,
                 o_CLKOP=cd_sync.clk, o_LOCK=locked,
             )
-        elif family == "ice40":
-            self.setting = ice40_pll(f_in, self.frequency)
+        else:
             pad = platform.request(name, dir="-")
             p = self.setting.params
             m.submodules.pll = Instance(
@@ -143,9 +159,7 @@ class ClockGenerator(Elaboratable):
                 io_PACKAGEPIN=pad.io, i_RESETB=1, i_BYPASS=0,
                 o_PLLOUTGLOBAL=cd_sync.clk, o_LOCK=locked,
             )
-        else:
-            raise ValueError(f"no PLL support for FPGA family {family!r}")
-        self.achieved = self.setting.frequency
-        platform.add_clock_constraint(cd_sync.clk, self.setting.frequency)
+        # nextpnr derives the output clock's constraint from the PLL parameters (an explicit
+        # constraint would name a net that synthesis renames).
         m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
         return m

@@ -101,8 +101,9 @@ class TTLayerEngine(wiring.Component):
         its global position.
     index_width : int
         Bits of global parameter indices (RNG counter and coordinate selection).
-    bank_depth : int
-        Rows per block RAM bank of every memory (see :class:`ttzo.hw.bram.BankedMemory`).
+    block_shapes : tuple of (depth, width), optional
+        The device's block RAM shapes, which size the memory banks
+        (see :class:`ttzo.hw.bram.BankedMemory`; default ECP5).
 
     Attributes
     ----------
@@ -119,7 +120,7 @@ class TTLayerEngine(wiring.Component):
     """
 
     def __init__(self, layer: LayerSpec, numerics: NumericsSpec, index: int = 0, lanes: int = 4,
-                 param_offset: int = 0, index_width: int = 24, bank_depth: int = 512):
+                 param_offset: int = 0, index_width: int = 24, block_shapes=None):
         if not isinstance(lanes, int) or lanes < 1:
             raise ValueError(f"lanes must be a positive integer, not {lanes!r}")
         if layer.activation not in ("relu", "none", "sine", "tanh"):
@@ -137,7 +138,7 @@ class TTLayerEngine(wiring.Component):
         self.lanes = lanes
         self.param_offset = param_offset
         self.index_width = index_width
-        self.bank_depth = bank_depth
+        self.block_shapes = block_shapes
         self.schedule: LayerSchedule = layer_schedule(layer, numerics, index)
         self.in_width = numerics.layer_input(index).width
         self.buffer_width = max(self.in_width, numerics.state.width, numerics.activation.width)
@@ -200,13 +201,13 @@ class TTLayerEngine(wiring.Component):
         buf_shape = lanes_layout(self.buffer_width, lanes)
         bufs = []
         for b in range(2):
-            bufs.append(BankedMemory(buf_shape, depth, self.bank_depth))
+            bufs.append(BankedMemory(buf_shape, depth, self.block_shapes))
             m.submodules[f"buf{b}"] = bufs[b]
-        wmem = BankedMemory(signed(nm.weight.width), self.n_weight, self.bank_depth)
+        wmem = BankedMemory(signed(nm.weight.width), self.n_weight, self.block_shapes)
         m.submodules.wmem = wmem
         has_bias = self.layer.bias
         if has_bias:
-            bmem = BankedMemory(signed(nm.bias.width), out_features, self.bank_depth)
+            bmem = BankedMemory(signed(nm.bias.width), out_features, self.block_shapes)
             m.submodules.bmem = bmem
 
         # -- control state --------------------------------------------------------------------
@@ -538,8 +539,8 @@ class TTMLPEngine(wiring.Component):
         MAC lanes per layer (samples per group).
     index_width : int
         Bits of global parameter indices.
-    bank_depth : int
-        Rows per block RAM bank (see :class:`TTLayerEngine`).
+    block_shapes : tuple of (depth, width), optional
+        The device's block RAM shapes (see :class:`TTLayerEngine`).
 
     Attributes
     ----------
@@ -553,7 +554,7 @@ class TTMLPEngine(wiring.Component):
     busy : Out(1)
     """
 
-    def __init__(self, spec, lanes: int = 4, index_width: int = 24, bank_depth: int = 512):
+    def __init__(self, spec, lanes: int = 4, index_width: int = 24, block_shapes=None):
         if spec.params > (1 << index_width):
             raise ValueError(f"index_width {index_width} cannot address {spec.params} parameters")
         self.spec = spec
@@ -563,7 +564,7 @@ class TTMLPEngine(wiring.Component):
         offset = 0
         for index, layer in enumerate(spec.layers):
             self.layers.append(TTLayerEngine(layer, spec.numerics, index, lanes, offset,
-                                             index_width, bank_depth))
+                                             index_width, block_shapes))
             offset += layer.params
         nm = spec.numerics
         self.param_width = max(nm.weight.width, nm.bias.width)

@@ -34,11 +34,14 @@ def update_item_layout(index_width: int, value_width: int) -> data.StructLayout:
                               "bias": unsigned(1)})
 
 
-class _State(enum.Enum, shape=2):
+class _State(enum.Enum, shape=3):
     IDLE = 0
     ISSUE = 1
     WAIT = 2
-    EMIT = 3
+    SHIFT = 3
+    SUBTRACT = 4
+    SATURATE = 5
+    EMIT = 6
 
 
 class UpdateUnit(wiring.Component):
@@ -46,8 +49,8 @@ class UpdateUnit(wiring.Component):
 
     Per parameter: ``count`` RNG requests on consecutive cycles, the products ``c_q * u_q``
     accumulated exactly as they return, then one rounding and one saturation (to
-    ``weight_width`` or ``bias_width``). That is about ``count + 23`` cycles per parameter: a pass
-    over the 3,962 MNIST parameters with 10 directions takes about 130,000 cycles (1.3 ms at
+    ``weight_width`` or ``bias_width``). That is about ``count + 27`` cycles per parameter: a pass
+    over the 3,962 MNIST parameters with 10 directions takes about 150,000 cycles (1.5 ms at
     100 MHz), once per optimizer step.
 
     Parameters
@@ -94,6 +97,7 @@ class UpdateUnit(wiring.Component):
         item = Signal.like(self.i_stream.payload)
         issued = Signal(range(self.max_directions + 1))
         received = Signal(range(self.max_directions + 1))
+        summed = Signal(range(self.max_directions + 1))
         acc_width = self.coef_width + 8 + self.max_directions.bit_length()
         acc = Signal(signed(acc_width))
 
@@ -105,18 +109,28 @@ class UpdateUnit(wiring.Component):
             rng.i_stream.payload.seed.eq(seeds[issued]),
             rng.o_stream.ready.eq(1),
         ]
-        # Each returning direction adds c_q * u_q (u: +-1, or g with two fraction bits).
+        # Each returning direction gives c_q * u_q (u: +-1, or g with two fraction bits), which
+        # is registered, then accumulated: a multiply and an add never share a cycle.
         coef = cfg.coefs[received]
         direction = rng.o_stream.payload
-        term = Mux(cfg.gauss, coef * direction.gauss, Mux(direction.sign, -coef, coef))
+        term = Signal(signed(acc_width))
+        term_valid = Signal()
+        m.d.sync += [term.eq(Mux(cfg.gauss, coef * direction.gauss,
+                                 Mux(direction.sign, -coef, coef))),
+                     term_valid.eq(rng.o_stream.valid)]
         with m.If(rng.o_stream.valid):
-            m.d.sync += [acc.eq(acc + term), received.eq(received + 1)]
+            m.d.sync += received.eq(received + 1)
+        with m.If(term_valid):
+            m.d.sync += [acc.eq(acc + term), summed.eq(summed + 1)]
 
+        # Rounding, shift, subtraction and saturation: one registered step each (ROUND, SHIFT,
+        # SUBTRACT, SATURATE) so that the pass runs at the engine's clock.
         shift = cfg.shift
-        half = Signal(unsigned(acc_width))  # 2**(shift-1), or 0 for no shift
-        m.d.comb += half.eq(Mux(shift == 0, 0, Const(1, 1) << (shift - 1)[:6]))
-        rounded = (acc + half) >> shift
-        updated = item.value - rounded
+        half = Signal(unsigned(acc_width))  # 2**(shift-1), or 0 for no shift; cfg is stable
+        m.d.sync += half.eq(Mux(shift == 0, 0, Const(1, 1) << (shift - 1)[:6]))
+        acc_half = Signal(signed(acc_width + 1))
+        rounded = Signal(signed(acc_width + 1))
+        updated = Signal(signed(max(acc_width + 1, len(item.value)) + 1))
         lo_w, hi_w = -(1 << (self.weight_width - 1)), (1 << (self.weight_width - 1)) - 1
         lo_b, hi_b = -(1 << (self.bias_width - 1)), (1 << (self.bias_width - 1)) - 1
         lo = Mux(item.bias, lo_b, lo_w)
@@ -128,19 +142,25 @@ class UpdateUnit(wiring.Component):
                 m.d.comb += self.i_stream.ready.eq(1)
                 with m.If(self.i_stream.valid):
                     m.d.sync += [item.eq(self.i_stream.payload), issued.eq(0), received.eq(0),
-                                 acc.eq(0)]
+                                 summed.eq(0), acc.eq(0)]
                     m.d.sync += state.eq(Mux(cfg.count == 0, _State.EMIT, _State.ISSUE))
             with m.Case(_State.ISSUE):
                 with m.If(issued == cfg.count - 1):
                     m.d.sync += state.eq(_State.WAIT)
                 m.d.sync += issued.eq(issued + 1)
             with m.Case(_State.WAIT):
-                with m.If(received == cfg.count):
-                    m.d.sync += [
-                        result.index.eq(item.index), result.bias.eq(item.bias),
-                        result.value.eq(Mux(updated > hi, hi, Mux(updated < lo, lo, updated))),
-                        state.eq(_State.EMIT),
-                    ]
+                with m.If(summed == cfg.count):
+                    m.d.sync += [acc_half.eq(acc + half), state.eq(_State.SHIFT)]
+            with m.Case(_State.SHIFT):
+                m.d.sync += [rounded.eq(acc_half >> shift), state.eq(_State.SUBTRACT)]
+            with m.Case(_State.SUBTRACT):
+                m.d.sync += [updated.eq(item.value - rounded), state.eq(_State.SATURATE)]
+            with m.Case(_State.SATURATE):
+                m.d.sync += [
+                    result.index.eq(item.index), result.bias.eq(item.bias),
+                    result.value.eq(Mux(updated > hi, hi, Mux(updated < lo, lo, updated))),
+                    state.eq(_State.EMIT),
+                ]
             with m.Case(_State.EMIT):
                 m.d.comb += self.o_stream.valid.eq(1)
                 with m.If(self.o_stream.ready):

@@ -19,10 +19,12 @@ async def send(ctx, stream, payloads: Sequence[Any], rng: random.Random, idle: f
         ctx.set(stream.valid, 0)
 
 
-async def receive(ctx, stream, count: int, rng: random.Random, stall: float = 0.3) -> list:
-    """Accept ``count`` payloads, withholding ready at random."""
+async def receive(ctx, stream, count: int | None, rng: random.Random, stall: float = 0.3,
+                  until=None) -> list:
+    """Accept ``count`` payloads (or until ``until(payloads)`` holds), withholding ready at
+    random."""
     out = []
-    while len(out) < count:
+    while (len(out) < count) if until is None else not until(out):
         ready = rng.random() >= stall
         ctx.set(stream.ready, ready)
         _, _, valid, payload = await ctx.tick().sample(stream.valid, stream.payload)

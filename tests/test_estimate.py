@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from ttzo.accel.estimate import DEVICES, RNG_LATENCY, bram_blocks, estimate
+from ttzo.accel.estimate import (
+    DEVICES,
+    RNG_LATENCY,
+    bank_rows,
+    banked_blocks,
+    bram_blocks,
+    estimate,
+)
 from ttzo.cli import main
 from ttzo.hw.rng import rng_latency
 from ttzo.model import ModelSpec
@@ -24,6 +31,18 @@ def test_rng_latency_in_step_with_gateware():
     assert RNG_LATENCY == rng_latency()
 
 
+def test_banked_memories_are_tiled_bank_by_bank():
+    ecp5 = DEVICES["ulx3s-85f"]
+    # 192-bit rows: banks of 1K rows, 11 blocks of 1K x 18 each; the last 256 rows take the
+    # cheaper 512 x 36 tiling (6 blocks)
+    assert bank_rows(192, ecp5.bram_shapes) == 1024
+    assert banked_blocks(5376, 192, ecp5) == 5 * 11 + 6
+    # narrow memories get deep banks: one block each
+    assert bank_rows(8, ecp5.bram_shapes) == 2048
+    assert banked_blocks(1824, 8, ecp5) == 1
+    assert bank_rows(16, DEVICES["icebreaker"].bram_shapes) == 256
+
+
 def test_bram_tiling():
     ecp5 = DEVICES["ulx3s-85f"]
     assert bram_blocks(16, 100, ecp5) == 0  # LUT RAM
@@ -36,7 +55,7 @@ def test_bram_tiling():
 
 def test_cycles_and_utilization_of_paper_layer_one():
     est = estimate(paper(), 16)
-    assert est.layer_cycles[0] == 784 + 338_688 + 3 * 7 + 27 + 1024 + 2
+    assert est.layer_cycles[0] == 784 + 338_688 + 3 * 7 + 27 + 1024 + 3
     assert est.layer_utilization[0] == pytest.approx(338_688 / est.layer_cycles[0])
     assert est.samples_per_s == pytest.approx(16 * 100e6 / est.layer_cycles[0])
 
@@ -56,14 +75,18 @@ def test_estimate_agrees_with_measured_synthesis():
 def test_too_big_model_names_the_exceeded_resources(capsys):
     est = estimate(paper(), 16, "icebreaker")
     assert not est.fits and {"BRAM", "DSP", "LUT", "FF"} <= set(est.exceeded)
-    assert main(["estimate", "--board", "icebreaker", "--model", "mnist-paper"]) == 3
+    assert main(["estimate", "--board", "icebreaker", "--model", "mnist-paper",
+                 "--lanes", "16"]) == 3
     assert "EXCEEDED" in capsys.readouterr().out
 
 
 def test_estimate_cli_json_and_errors(capsys):
     assert main(["estimate", "--model", "mnist-paper", "--lanes", "8", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["fits"] and out["lanes"] == 8 and out["used"]["DSP"] == 2 * (8 + 2)
+    # the whole accelerator: engine lanes, perturbation products, the update unit's product
+    assert out["fits"] and out["lanes"] == 8 and out["used"]["DSP"] == 2 * (8 + 2) + 1
+    names = {m["memory"] for m in out["memories"]}
+    assert {"buffer0", "weights", "inputs", "theta", "frame"} <= names
     assert main(["estimate", "--board", "arty"]) == 2
     assert "unknown board 'arty'" in capsys.readouterr().err
     assert main(["estimate", "--model", "nonexistent-model"]) == 2

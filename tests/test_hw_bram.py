@@ -15,7 +15,7 @@ from ttzo.hw.bram import READ_LATENCY, BankedMemory
 @pytest.mark.parametrize("depth,bank_depth", [(1, 4), (5, 4), (8, 4), (19, 4), (16, 512)])
 def test_reads_return_the_row_written_with_stalls(depth, bank_depth):
     rng = random.Random(depth * 100 + bank_depth)
-    dut = BankedMemory(signed(10), depth, bank_depth)
+    dut = BankedMemory(signed(10), depth, bank_depth=bank_depth)
     assert dut.banks == -(-depth // dut.bank_depth)
     model = [0] * depth
     cycles = 400
@@ -47,6 +47,6 @@ def test_reads_return_the_row_written_with_stalls(depth, bank_depth):
 
 def test_bad_bank_depth_is_named():
     with pytest.raises(ValueError, match="bank_depth must be a power of two, not 12"):
-        BankedMemory(signed(8), 40, 12)
+        BankedMemory(signed(8), 40, bank_depth=12)
     with pytest.raises(ValueError, match="depth must be a positive integer, not 0"):
         BankedMemory(signed(8), 0)

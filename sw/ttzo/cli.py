@@ -147,11 +147,25 @@ def _load_model(name: str):
         raise ValueError(f"model {name!r}: {err}") from None
 
 
+def _device_config(args: argparse.Namespace, board):
+    """The accelerator to estimate or build: board defaults, then command-line choices."""
+    from .device.config import DeviceConfig
+
+    spec = _load_model(args.model or board["model"])
+    return DeviceConfig(spec, lanes=args.lanes or board["lanes"],
+                        input_groups=args.input_groups or board["input_groups"],
+                        max_data=board.constraints.get("max_data", 1024))
+
+
 def cmd_estimate(args: argparse.Namespace) -> int:
     from .accel.estimate import estimate
+    from .build.boards import get_board
 
-    spec = _load_model(args.model)
-    est = estimate(spec, args.lanes, args.board, args.clock_mhz, args.batch)
+    board = get_board(args.board)
+    config = _device_config(args, board)
+    spec = config.spec
+    est = estimate(spec, config.lanes, args.board, args.clock_mhz or board["clock_mhz"],
+                   args.batch, config=config)
     if args.json:
         print(json.dumps(est.to_dict(), indent=2))
         return 0
@@ -167,6 +181,58 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     print(f"throughput: {est.samples_per_s:,.0f} samples/s; "
           f"{est.forward_queries_per_s:,.1f} forward queries/s at batch {est.batch}")
     return 0 if est.fits else 3
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .build.boards import get_board
+    from .build.flow import BuildError, build
+
+    board = get_board(args.board)
+    config = _device_config(args, board)
+    clock = args.clock_mhz or board["clock_mhz"]
+    out = Path(args.out or f"builds/{board.name}-{config.spec.name}-{config.lanes}l")
+    try:
+        result = build(board, config, out, clock, args.baud or board["baud"], seed=args.seed)
+    except BuildError as err:
+        print(f"ttzo: error: {err}", file=sys.stderr)
+        return 3 if err.step == "estimate" else 1
+    rep = result.report
+    print(f"bitstream: {result.bitstream} ({rep['bitstream_bytes']:,} bytes)")
+    print(f"Fmax {rep['fmax_mhz']} MHz (requested {rep['clock_requested_mhz']} MHz, timing "
+          f"{'met' if rep['timing_met'] else 'NOT met'}); LUT {rep['luts_used']:,}/"
+          f"{rep['luts_available']:,}, DSP {rep['dsp_used']}/{rep['dsp_available']}, "
+          f"BRAM {rep['bram_used']}/{rep['bram_available']}; {rep['build_time_s']} s")
+    print(f"report: {out / 'build_report.md'}")
+    if args.report_json:
+        Path(args.report_json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.report_json).write_text(json.dumps(rep, indent=2) + "\n")
+    return 0 if rep["timing_met"] or not args.require_timing else 4
+
+
+def program_command(board, bitstream: Path) -> list[str]:
+    """The openFPGALoader command that loads ``bitstream`` into ``board``'s FPGA (SRAM)."""
+    return ["openFPGALoader", "-b", board["programmer_board"], str(bitstream)]
+
+
+def cmd_program(args: argparse.Namespace) -> int:
+    import shlex
+    import shutil
+    import subprocess
+
+    from .build.boards import get_board
+
+    board = get_board(args.board)
+    bitstream = Path(args.bitstream)
+    if not bitstream.is_file():
+        raise ValueError(f"bitstream {str(bitstream)!r} does not exist; run ttzo build first")
+    cmd = program_command(board, bitstream)
+    if args.dry_run:
+        print(shlex.join(cmd))
+        return 0
+    if shutil.which(cmd[0]) is None:
+        raise ValueError("openFPGALoader is not installed (Debian/Ubuntu: "
+                         "sudo apt-get install openfpgaloader)")
+    return subprocess.run(cmd).returncode
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,15 +259,36 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
 
+    def accelerator_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--board", default="ulx3s-85f", help="ulx3s-85f (default) or icebreaker")
+        p.add_argument("--model", help="shipped model name, model file or training config "
+                                       "(default: the board's, see constraints/)")
+        p.add_argument("--lanes", type=int, help="MAC lanes per layer (default: the board's)")
+        p.add_argument("--input-groups", type=int,
+                       help="groups of lanes samples held on chip (default: the board's)")
+        p.add_argument("--clock-mhz", type=float, help="system clock (default: the board's)")
+
     est = sub.add_parser("estimate", help="analytic resources and cycles before synthesis")
-    est.add_argument("--board", default="ulx3s-85f", help="ulx3s-85f (default) or icebreaker")
-    est.add_argument("--model", default="mnist-paper",
-                     help="shipped model name, model file or training config")
-    est.add_argument("--lanes", type=int, default=16, help="MAC lanes per layer")
-    est.add_argument("--clock-mhz", type=float, default=100.0)
+    accelerator_options(est)
     est.add_argument("--batch", type=int, default=128, help="samples per forward query")
     est.add_argument("--json", action="store_true", help="machine-readable output")
     est.set_defaults(func=cmd_estimate)
+
+    bld = sub.add_parser("build", help="bitstream with open tools (YoWASP), with reports")
+    accelerator_options(bld)
+    bld.add_argument("--baud", type=int, help="UART rate (default: the board's)")
+    bld.add_argument("--seed", type=int, default=1, help="place-and-route seed")
+    bld.add_argument("--out", help="build folder (default: builds/<board>-<model>-<lanes>l)")
+    bld.add_argument("--report-json", help="also write the build report here")
+    bld.add_argument("--require-timing", action="store_true",
+                     help="exit with code 4 when the requested clock is not met")
+    bld.set_defaults(func=cmd_build)
+
+    prog = sub.add_parser("program", help="load a bitstream through openFPGALoader")
+    prog.add_argument("--board", default="ulx3s-85f", help="ulx3s-85f (default) or icebreaker")
+    prog.add_argument("--bitstream", required=True, help="the .bit/.bin from ttzo build")
+    prog.add_argument("--dry-run", action="store_true", help="print the command, do not run it")
+    prog.set_defaults(func=cmd_program)
     return parser
 
 

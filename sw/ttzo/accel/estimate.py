@@ -17,7 +17,8 @@ from typing import Any
 from ..model.spec import ModelSpec
 from .schedule import layer_schedule
 
-__all__ = ["Device", "DEVICES", "Estimate", "estimate", "bram_blocks", "RNG_LATENCY"]
+__all__ = ["Device", "DEVICES", "Estimate", "estimate", "bram_blocks", "banked_blocks", "bank_rows",
+           "RNG_LATENCY"]
 
 #: Latency of the Threefry pipeline (init, 13 rounds, 3 key injections, 2 popcount stages);
 #: equal to ``ttzo.hw.rng.rng_latency()`` (a test keeps the two in step).
@@ -26,6 +27,10 @@ RNG_LATENCY = 19
 # Linear LUT/FF model (see module docstring).
 _LUT_BASE, _LUT_PER_LANE = 2104, 211
 _FF_BASE, _FF_PER_LANE = 4100, 156
+# The rest of the accelerator (link, executor, update unit), and its seed/coefficient tables;
+# calibrated on the ULX3S build of the MNIST accelerator (docs/results.md).
+_LUT_SYSTEM, _LUT_PER_DIRECTION = 1500, 60
+_FF_SYSTEM, _FF_PER_DIRECTION = 900, 48
 # Multipliers per layer besides the lanes: the Gaussian perturbation of weights and biases.
 _PERTURB_MULTS = 2
 
@@ -76,6 +81,22 @@ def bram_blocks(depth: int, width: int, device: Device) -> int:
     return min(ceil(width / w) * ceil(depth / d) for d, w in device.bram_shapes)
 
 
+def bank_rows(width: int, shapes: tuple[tuple[int, int], ...]) -> int:
+    """Rows of one bank of a ``width``-bit banked memory: the depth of the block shape that
+    stores a row most cheaply, so that every bank is one block deep. On ties the shallowest:
+    Yosys then has no equally cheap tiling that is two blocks deep."""
+    return min(shapes, key=lambda s: (ceil(width / s[1]) / s[0], s[0]))[0]
+
+
+def banked_blocks(depth: int, width: int, device: Device) -> int:
+    """Block RAMs of a :class:`ttzo.hw.bram.BankedMemory`: every bank tiled on its own."""
+    bank_depth = min(bank_rows(width, device.bram_shapes),
+                     1 << max(0, (depth - 1).bit_length()))
+    full, rest = divmod(depth, bank_depth)
+    return (full * bram_blocks(bank_depth, width, device)
+            + (bram_blocks(rest, width, device) if rest else 0))
+
+
 @dataclass
 class Estimate:
     """Resources, cycles and throughput of the accelerator for one model, lane count and board."""
@@ -107,11 +128,13 @@ class Estimate:
 
 
 def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: float = 100.0,
-             batch: int = 128) -> Estimate:
+             batch: int = 128, config=None) -> Estimate:
     """Estimate the accelerator for ``spec`` with ``lanes`` MAC lanes per layer on ``board``.
 
     Throughput assumes the layers work as a pipeline: a new group of ``lanes`` samples enters
-    every ``max(layer cycles)`` cycles; a forward query evaluates ``batch`` samples.
+    every ``max(layer cycles)`` cycles; a forward query evaluates ``batch`` samples. With a
+    :class:`ttzo.device.config.DeviceConfig` the whole accelerator is counted (input, parameter
+    and frame memories, link and command logic), not only the engine.
     """
     if not isinstance(lanes, int) or lanes < 1:
         raise ValueError(f"lanes must be a positive integer, not {lanes!r}")
@@ -130,14 +153,29 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
             shapes.append(("bias", layer.out_features, nm.bias.width))
         for name, depth, width in shapes:
             mems.append({"layer": index, "memory": name, "depth": depth, "width": width,
-                         "blocks": bram_blocks(depth, width, device)})
+                         "blocks": banked_blocks(depth, width, device)})
     n_layers = len(spec.layers)
     used = {
         "LUT": _LUT_BASE * n_layers + _LUT_PER_LANE * lanes * n_layers,
         "FF": _FF_BASE * n_layers + _FF_PER_LANE * lanes * n_layers,
         "DSP": (lanes + _PERTURB_MULTS) * n_layers,
-        "BRAM": sum(m["blocks"] for m in mems),
+        "BRAM": 0,
     }
+    if config is not None:
+        from ..device.protocol import HEADER_BYTES
+
+        shapes = [("inputs", config.input_beats, lanes * nm.input.width, True),
+                  ("theta", spec.params, config.param_width, False),
+                  ("frame", HEADER_BYTES + config.max_data + 2, 8, False)]
+        for name, depth, width, banked in shapes:
+            blocks = (banked_blocks(depth, width, device) if banked
+                      else bram_blocks(depth, width, device))
+            mems.append({"layer": None, "memory": name, "depth": depth, "width": width,
+                         "blocks": blocks})
+        used["LUT"] += _LUT_SYSTEM + _LUT_PER_DIRECTION * config.max_directions
+        used["FF"] += _FF_SYSTEM + _FF_PER_DIRECTION * config.max_directions
+        used["DSP"] += 1  # the update unit's coefficient product
+    used["BRAM"] = sum(m["blocks"] for m in mems)
     available = {"LUT": device.luts, "FF": device.ffs, "DSP": device.dsps, "BRAM": device.brams}
     interval = max(cycles)
     clock_hz = clock_mhz * 1e6

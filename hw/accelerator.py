@@ -1,0 +1,452 @@
+"""The accelerator: command executor, parameter and input memories, engine and update unit,
+behind a byte stream that carries the frames of :mod:`ttzo.device.protocol`.
+
+Golden twin: :class:`ttzo.device.emulator.Emulator`, which answers the same frames with the
+golden model; ``tests/test_hw_accelerator.py`` runs the host driver against both and compares
+the replies byte for byte.
+
+Data flow of the commands::
+
+    WRITE_PARAMS  frame data -> theta memory and engine parameter memories
+    READ_PARAMS   theta memory -> reply
+    LOAD_INPUT    frame data -> input memory (one beat = one input element of every lane)
+    EVAL          input memory -> engine (with the query's perturbation) -> reply
+    UPDATE        theta memory -> update unit (seeds and coefficients from the frame)
+                  -> theta memory and engine parameter memories
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ttzo.device.config import DeviceConfig
+from ttzo.device.protocol import (
+    COEF_BITS,
+    HEADER_BYTES,
+    HEADER_FIELDS,
+    INFO_FIELDS,
+    PARAM_BYTES,
+    REPLY_HEADER_BYTES,
+    Opcode,
+    Status,
+    pack_fields,
+)
+
+from .bram import BankedMemory
+from .engine import TTMLPEngine, lanes_layout
+from .link import FrameReceiver, FrameSender
+from .update import UpdateUnit
+
+__all__ = ["Accelerator", "header_layout"]
+
+#: the perturbation/update flags byte: mode (2 bits), negate, gauss
+_MODE_BITS = 2
+
+
+def header_layout() -> data.StructLayout:
+    """The command header of :data:`ttzo.device.protocol.HEADER_FIELDS` as a layout."""
+    return data.StructLayout({name: unsigned(width) for name, width in HEADER_FIELDS})
+
+
+class Accelerator(wiring.Component):
+    """The ttzo accelerator for one model, behind a framed byte stream.
+
+    Parameters
+    ----------
+    config : DeviceConfig
+        Model, lanes, input memory size, update capacity, frame size, clock (reported by INFO).
+    block_shapes : tuple of (depth, width), optional
+        The device's block RAM shapes (see :class:`ttzo.hw.bram.BankedMemory`).
+
+    Attributes
+    ----------
+    i_stream : In(stream.Signature(8))
+        Bytes from the host (always ready).
+    o_stream : Out(stream.Signature(8))
+        Bytes to the host.
+    busy : Out(1)
+        A command is being executed.
+    """
+
+    def __init__(self, config: DeviceConfig, block_shapes=None):
+        self.config = config
+        self.spec = config.spec
+        self.lanes = config.lanes
+        self.input_groups = config.input_groups
+        self.max_directions = config.max_directions
+        self.max_data = config.max_data
+        self.index_width = config.index_width
+        self.block_shapes = block_shapes
+        self.engine = TTMLPEngine(config.spec, config.lanes, self.index_width, block_shapes)
+        super().__init__({
+            "i_stream": In(stream.Signature(8)),
+            "o_stream": Out(stream.Signature(8)),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):  # noqa: C901 - one executor, one state machine
+        m = Module()
+        spec, nm, lanes = self.spec, self.spec.numerics, self.lanes
+        n_params = spec.params
+        in_feat, out_feat = spec.in_features, spec.out_features
+        cfg_dev = self.config
+        in_bytes, out_bytes = cfg_dev.input_bytes, cfg_dev.output_bytes
+        beat_bytes = lanes * in_bytes
+        out_beat_bytes = lanes * out_bytes
+        in_beats = self.input_groups * in_feat
+        param_w = cfg_dev.param_width
+
+        m.submodules.receiver = recv = FrameReceiver(HEADER_BYTES + self.max_data + 2)
+        m.submodules.sender = send = FrameSender()
+        m.submodules.engine = engine = self.engine
+        m.submodules.update = update = UpdateUnit(nm.weight.width, nm.bias.width,
+                                                  self.max_directions, COEF_BITS,
+                                                  self.index_width)
+        wiring.connect(m, wiring.flipped(self.i_stream), recv.i_stream)
+        wiring.connect(m, send.o_stream, wiring.flipped(self.o_stream))
+        tx = send.i_stream
+
+        theta = Memory(shape=unsigned(param_w), depth=n_params, init=[])
+        m.submodules.theta = theta
+        th_rd, th_wr = theta.read_port(), theta.write_port()
+        m.submodules.inputs = inputs = BankedMemory(lanes_layout(nm.input.width, lanes),
+                                                    in_beats, self.block_shapes)
+
+        # -- frame byte reader: the received body as a byte stream --------------------------------
+        rx_ptr = Signal(range(recv.max_bytes + 1))
+        rx_valid = Signal()
+        rx_ready = Signal()
+        rx_active = Signal()
+        rx_advance = ~rx_valid | rx_ready
+        length = recv.frame.payload.length
+        m.d.comb += [recv.rd_addr.eq(rx_ptr), recv.rd_en.eq(rx_advance)]
+        with m.If(rx_active & rx_advance):
+            m.d.sync += rx_valid.eq(rx_ptr < length)
+            with m.If(rx_ptr < length):
+                m.d.sync += rx_ptr.eq(rx_ptr + 1)
+        rx_byte = recv.rd_data
+        rx_fire = rx_valid & rx_ready
+
+        # -- registers of the command in flight ---------------------------------------------------
+        hdr = Signal(header_layout())
+        data_len = Signal(range(recv.max_bytes + 1))
+        m.d.comb += data_len.eq(length - HEADER_BYTES)
+        status = Signal(3)
+        r_opcode = Signal(8)
+        r_seq = Signal(8)
+        count = Signal(16)
+        index = Signal(max(16, in_beats.bit_length() + 1, self.index_width + 1))
+        gather = Signal(8 * max(beat_bytes, 4))
+        got = Signal(range(max(beat_bytes, 4, HEADER_BYTES) + 1))
+        last_seq = Signal(9)  # bit 8: valid
+        cfg = update.config
+        coef_pos = Signal(range(self.max_directions + 1))
+
+        def gathered(n: int):
+            """The last ``n`` bytes shifted into ``gather``, first byte lowest."""
+            return gather[len(gather) - 8 * n:]
+
+        def shift_in():
+            m.d.sync += [gather.eq(Cat(gather[8:], rx_byte)), got.eq(got + 1)]
+
+        # A reply header byte: opcode, seq, status, 0.
+        reply_byte = Signal(2)
+        reply_bytes = Cat(r_opcode, r_seq, status, Const(0, 8))
+        has_payload = Signal()
+
+        # -- parameter write port, shared by WRITE_PARAMS and UPDATE ------------------------------
+        p_addr = Signal(self.index_width)
+        p_value = Signal(unsigned(param_w))
+        p_valid = Signal()
+        m.d.comb += [
+            engine.p_stream.payload.addr.eq(p_addr),
+            engine.p_stream.payload.data.eq(p_value),
+            engine.p_stream.valid.eq(p_valid),
+            th_wr.addr.eq(p_addr), th_wr.data.eq(p_value),
+            th_wr.en.eq(p_valid & engine.p_stream.ready),
+        ]
+        p_done = p_valid & engine.p_stream.ready
+
+        # -- EVAL: input feeder and output serializer ---------------------------------------------
+        feed_total = Signal(range(in_beats + 1))
+        feed_ptr = Signal(range(in_beats + 1))
+        feed_v1 = Signal()
+        feed_v2 = Signal()
+        feeding = Signal()
+        feed_advance = ~feed_v2 | engine.i_stream.ready
+        m.d.comb += [
+            inputs.rd_addr.eq(feed_ptr), inputs.rd_en.eq(feed_advance),
+            engine.i_stream.valid.eq(feed_v2), engine.i_stream.payload.eq(inputs.rd_data),
+        ]
+        with m.If(feeding & feed_advance):
+            m.d.sync += [feed_v2.eq(feed_v1), feed_v1.eq(feed_ptr < feed_total)]
+            with m.If(feed_ptr < feed_total):
+                m.d.sync += feed_ptr.eq(feed_ptr + 1)
+        pert = engine.perturb
+        m.d.comb += [
+            pert.mode.eq(hdr.flags[:_MODE_BITS]), pert.negate.eq(hdr.flags[_MODE_BITS]),
+            pert.mu.eq(hdr.mu), pert.seed.eq(hdr.seed), pert.index.eq(hdr.addr),
+        ]
+        out_total = Signal(range(self.input_groups * out_feat + 1))
+        out_beats = Signal.like(out_total)
+        out_reg = Signal(8 * out_beat_bytes)
+        out_pos = Signal(range(out_beat_bytes + 1))
+        out_full = Signal()
+        out_words = []  # each lane's output, sign-extended to whole bytes
+        for lane in range(lanes):
+            word = Signal(signed(8 * out_bytes), name=f"out_word{lane}")
+            m.d.comb += word.eq(engine.o_stream.payload[lane])
+            out_words.append(word)
+
+        # -- UPDATE: parameter stream through the update unit -------------------------------------
+        is_bias = Const(0, 1)
+        for lo, hi in cfg_dev.bias_ranges():
+            is_bias = is_bias | ((update.i_stream.payload.index >= lo)
+                                 & (update.i_stream.payload.index < hi))
+        m.d.comb += update.i_stream.payload.bias.eq(is_bias)
+
+        # -- validation ---------------------------------------------------------------------------
+        def in_range(limit: int):
+            return (hdr.addr + hdr.count) <= limit
+
+        checks = {
+            Opcode.INFO: data_len == 0,
+            Opcode.WRITE_PARAMS: in_range(n_params) & (data_len == PARAM_BYTES * hdr.count),
+            Opcode.READ_PARAMS: in_range(n_params) & (data_len == 0),
+            Opcode.LOAD_INPUT: in_range(in_beats) & (data_len == beat_bytes * hdr.count),
+            Opcode.EVAL: ((data_len == 0) & (hdr.count >= 1) & (hdr.count <= self.input_groups)
+                          & ((hdr.mu != 0) | (hdr.flags[:_MODE_BITS] == 0))),
+            Opcode.UPDATE: ((hdr.count <= self.max_directions) & (hdr.shift < 62)
+                            & (data_len == 6 * hdr.count)),
+        }
+        checks_ok = Signal(len(checks))
+        info_rom = pack_fields(INFO_FIELDS, cfg_dev.info())
+        info_mem = Memory(shape=8, depth=len(info_rom), init=list(info_rom))
+        m.submodules.info_rom = info_mem
+        info_rd = info_mem.read_port(domain="comb")
+
+        m.d.comb += self.busy.eq(recv.frame.valid)
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(recv.frame.valid):
+                    m.d.sync += [rx_ptr.eq(0), rx_valid.eq(0), got.eq(0), r_opcode.eq(0),
+                                 r_seq.eq(0), status.eq(recv.frame.payload.status),
+                                 has_payload.eq(0), reply_byte.eq(0)]
+                    with m.If(recv.frame.payload.status != Status.OK):
+                        m.next = "REPLY"
+                    with m.Elif(length < HEADER_BYTES):
+                        m.d.sync += status.eq(Status.BAD_LENGTH)
+                        m.next = "REPLY"
+                    with m.Else():
+                        m.d.sync += rx_active.eq(1)
+                        m.next = "HEADER"
+
+            with m.State("HEADER"):
+                m.d.comb += rx_ready.eq(1)
+                with m.If(rx_fire):
+                    m.d.sync += [hdr.eq(Cat(hdr.as_value()[8:], rx_byte)), got.eq(got + 1)]
+                    with m.If(got == HEADER_BYTES - 1):
+                        m.d.sync += got.eq(0)
+                        m.next = "VALIDATE"
+
+            # The argument checks (adds, compares) are registered before they steer the FSM.
+            with m.State("VALIDATE"):
+                m.d.sync += checks_ok.eq(Cat(*checks.values()))
+                m.next = "CHECK"
+
+            with m.State("CHECK"):
+                m.d.sync += [r_opcode.eq(hdr.opcode), r_seq.eq(hdr.seq), count.eq(0),
+                             index.eq(hdr.addr), status.eq(Status.OK)]
+                with m.Switch(hdr.opcode):
+                    for position, opcode in enumerate(checks):
+                        ok = checks_ok[position]
+                        with m.Case(opcode):
+                            with m.If(~ok):
+                                m.d.sync += status.eq(Status.BAD_ARGUMENT)
+                                m.next = "REPLY"
+                            with m.Else():
+                                m.next = {
+                                    Opcode.INFO: "REPLY", Opcode.READ_PARAMS: "REPLY",
+                                    Opcode.EVAL: "REPLY", Opcode.WRITE_PARAMS: "WRITE_GATHER",
+                                    Opcode.LOAD_INPUT: "LOAD_GATHER",
+                                    Opcode.UPDATE: "UPDATE_SEEDS",
+                                }[opcode]
+                                if opcode in (Opcode.INFO, Opcode.READ_PARAMS, Opcode.EVAL):
+                                    m.d.sync += has_payload.eq(
+                                        (hdr.count != 0) | (opcode != Opcode.READ_PARAMS))
+                                if opcode == Opcode.UPDATE:
+                                    # a repeated UPDATE (its reply was lost) is not applied twice
+                                    with m.If(last_seq == Cat(hdr.seq, Const(1, 1))):
+                                        m.next = "REPLY"
+                    with m.Default():
+                        m.d.sync += status.eq(Status.BAD_OPCODE)
+                        m.next = "REPLY"
+
+            # WRITE_PARAMS: two bytes per parameter, then a write to theta and the engine.
+            with m.State("WRITE_GATHER"):
+                with m.If(count == hdr.count):
+                    m.next = "REPLY"
+                with m.Else():
+                    m.d.comb += rx_ready.eq(1)
+                    with m.If(rx_fire):
+                        shift_in()
+                        with m.If(got == PARAM_BYTES - 1):
+                            m.next = "WRITE_PUSH"
+            with m.State("WRITE_PUSH"):
+                m.d.sync += [p_valid.eq(1), p_addr.eq(index), p_value.eq(gathered(PARAM_BYTES)),
+                             got.eq(0)]
+                m.next = "WRITE_WAIT"
+            with m.State("WRITE_WAIT"):
+                with m.If(p_done):
+                    m.d.sync += [p_valid.eq(0), index.eq(index + 1), count.eq(count + 1)]
+                    m.next = "WRITE_GATHER"
+
+            # LOAD_INPUT: one beat of lanes x input_bytes, then one input memory write.
+            with m.State("LOAD_GATHER"):
+                with m.If(count == hdr.count):
+                    m.next = "REPLY"
+                with m.Else():
+                    m.d.comb += rx_ready.eq(1)
+                    with m.If(rx_fire):
+                        shift_in()
+                        with m.If(got == beat_bytes - 1):
+                            m.next = "LOAD_WRITE"
+            with m.State("LOAD_WRITE"):
+                beat = gathered(beat_bytes)
+                m.d.comb += [inputs.wr_addr.eq(index), inputs.wr_en.eq(1)]
+                for lane in range(lanes):
+                    m.d.comb += inputs.wr_data[lane].eq(beat[8 * in_bytes * lane:])
+                m.d.sync += [index.eq(index + 1), count.eq(count + 1), got.eq(0)]
+                m.next = "LOAD_GATHER"
+
+            # UPDATE: seeds (4 bytes each), coefficients (2 bytes each), then the pass.
+            with m.State("UPDATE_SEEDS"):
+                m.d.sync += [cfg.gauss.eq(hdr.flags[_MODE_BITS + 1]), cfg.count.eq(hdr.count),
+                             cfg.shift.eq(hdr.shift + Mux(hdr.flags[_MODE_BITS + 1], 2, 0))]
+                with m.If(count == hdr.count):
+                    m.d.sync += [count.eq(0), coef_pos.eq(0)]
+                    m.next = "UPDATE_COEFS"
+                with m.Else():
+                    m.d.comb += rx_ready.eq(1)
+                    with m.If(rx_fire):
+                        shift_in()
+                        with m.If(got == 3):
+                            m.d.sync += [cfg.seeds[count[:len(coef_pos)]].eq(
+                                Cat(gathered(3), rx_byte)), count.eq(count + 1), got.eq(0)]
+            with m.State("UPDATE_COEFS"):
+                with m.If(coef_pos == hdr.count):
+                    m.d.sync += index.eq(0)
+                    m.next = "UPDATE_READ"
+                with m.Else():
+                    m.d.comb += rx_ready.eq(1)
+                    with m.If(rx_fire):
+                        shift_in()
+                        with m.If(got == 1):
+                            m.d.sync += [cfg.coefs[coef_pos].eq(Cat(gathered(1), rx_byte)),
+                                         coef_pos.eq(coef_pos + 1), got.eq(0)]
+            with m.State("UPDATE_READ"):
+                m.d.comb += th_rd.addr.eq(index)
+                with m.If(index == n_params):
+                    m.next = "REPLY"
+                with m.Else():
+                    m.next = "UPDATE_FEED"
+            with m.State("UPDATE_FEED"):
+                m.d.comb += [th_rd.addr.eq(index), update.i_stream.valid.eq(1),
+                             update.i_stream.payload.index.eq(index),
+                             update.i_stream.payload.value.eq(th_rd.data)]
+                with m.If(update.i_stream.ready):
+                    m.next = "UPDATE_WAIT"
+            with m.State("UPDATE_WAIT"):
+                m.d.comb += update.o_stream.ready.eq(1)
+                with m.If(update.o_stream.valid):
+                    m.d.sync += [p_valid.eq(1), p_addr.eq(index),
+                                 p_value.eq(update.o_stream.payload.value)]
+                    m.next = "UPDATE_WRITE"
+            with m.State("UPDATE_WRITE"):
+                with m.If(p_done):
+                    m.d.sync += [p_valid.eq(0), index.eq(index + 1)]
+                    m.next = "UPDATE_READ"
+
+            # Reply header; then the payload, or the end of the frame.
+            with m.State("REPLY"):
+                m.d.comb += [tx.valid.eq(1), tx.payload.data.eq(reply_bytes.word_select(
+                                 reply_byte, 8)),
+                             tx.payload.last.eq((reply_byte == REPLY_HEADER_BYTES - 1)
+                                                & ~has_payload)]
+                with m.If(tx.ready):
+                    m.d.sync += reply_byte.eq(reply_byte + 1)
+                    with m.If(reply_byte == REPLY_HEADER_BYTES - 1):
+                        with m.If(~has_payload):
+                            m.next = "FINISH"
+                        with m.Elif(r_opcode == Opcode.INFO):
+                            m.d.sync += index.eq(0)
+                            m.next = "INFO"
+                        with m.Elif(r_opcode == Opcode.READ_PARAMS):
+                            m.next = "READ_ADDR"
+                        with m.Else():
+                            m.d.sync += [feed_ptr.eq(0), feeding.eq(1),
+                                         feed_v1.eq(0), feed_v2.eq(0),
+                                         feed_total.eq(hdr.count * in_feat),
+                                         out_total.eq(hdr.count * out_feat), out_beats.eq(0),
+                                         out_full.eq(0), out_pos.eq(0)]
+                            m.next = "EVAL"
+
+            with m.State("INFO"):
+                m.d.comb += [info_rd.addr.eq(index), tx.valid.eq(1),
+                             tx.payload.data.eq(info_rd.data),
+                             tx.payload.last.eq(index == len(info_rom) - 1)]
+                with m.If(tx.ready):
+                    m.d.sync += index.eq(index + 1)
+                    with m.If(index == len(info_rom) - 1):
+                        m.next = "FINISH"
+
+            # READ_PARAMS: low byte, high byte per parameter.
+            with m.State("READ_ADDR"):
+                m.d.comb += th_rd.addr.eq(index)
+                m.next = "READ_LO"
+            with m.State("READ_LO"):
+                m.d.comb += [th_rd.addr.eq(index), tx.valid.eq(1), tx.payload.data.eq(th_rd.data)]
+                with m.If(tx.ready):
+                    m.next = "READ_HI"
+            with m.State("READ_HI"):
+                last = count == hdr.count - 1
+                m.d.comb += [th_rd.addr.eq(index), tx.valid.eq(1),
+                             tx.payload.data.eq(th_rd.data.as_signed() >> 8),
+                             tx.payload.last.eq(last)]
+                with m.If(tx.ready):
+                    m.d.sync += [index.eq(index + 1), count.eq(count + 1)]
+                    m.next = "READ_NEXT"
+            with m.State("READ_NEXT"):
+                with m.If(count == hdr.count):
+                    m.next = "FINISH"
+                with m.Else():
+                    m.d.comb += th_rd.addr.eq(index)
+                    m.next = "READ_LO"
+
+            # EVAL: the feeder streams groups into the engine; outputs leave byte by byte.
+            with m.State("EVAL"):
+                m.d.comb += engine.o_stream.ready.eq(~out_full)
+                with m.If(engine.o_stream.valid & ~out_full):
+                    flat = Cat(*out_words)
+                    m.d.sync += [out_reg.eq(flat), out_full.eq(1), out_pos.eq(0)]
+                last_byte = (out_pos == out_beat_bytes - 1) & (out_beats == out_total - 1)
+                m.d.comb += [tx.valid.eq(out_full), tx.payload.data.eq(out_reg.word_select(
+                                 out_pos, 8)), tx.payload.last.eq(last_byte)]
+                with m.If(tx.valid & tx.ready):
+                    m.d.sync += out_pos.eq(out_pos + 1)
+                    with m.If(out_pos == out_beat_bytes - 1):
+                        m.d.sync += [out_full.eq(0), out_beats.eq(out_beats + 1)]
+                        with m.If(out_beats == out_total - 1):
+                            m.d.sync += feeding.eq(0)
+                            m.next = "FINISH"
+
+            with m.State("FINISH"):
+                m.d.comb += recv.frame.ready.eq(1)
+                m.d.sync += [rx_active.eq(0), p_valid.eq(0)]
+                with m.If(r_opcode != 0):  # a parsed command: its seq marks a retry of it
+                    m.d.sync += last_seq.eq(Cat(r_seq, Const(1, 1)))
+                m.next = "IDLE"
+        return m

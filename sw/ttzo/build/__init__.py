@@ -1,0 +1,1 @@
+"""Bitstream builds: staged synthesis, place and route, packing, and their reports."""

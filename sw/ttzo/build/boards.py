@@ -1,0 +1,70 @@
+"""Boards ttzo builds for: the amaranth-boards platform, the estimate's device, programming.
+
+Pins and oscillators come from amaranth-boards; ``constraints/<board>.toml`` adds what a ttzo
+build needs beyond them (default clock, baud rate, place-and-route options, the programmer's
+board name), so a new board is one platform class plus one constraints file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..accel.estimate import DEVICES
+
+__all__ = ["Board", "BOARDS", "get_board", "constraints_dir"]
+
+
+def constraints_dir() -> Path:
+    """The repository's ``constraints/`` folder (shipped inside the package when installed)."""
+    here = Path(__file__).resolve()
+    for candidate in (here.parents[3] / "constraints", here.parent / "constraints"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("constraints/ folder not found next to the ttzo sources")
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    platform_path: str  # "module:Class" in amaranth_boards
+    constraints: dict[str, Any]
+
+    @property
+    def device(self):
+        return DEVICES[self.name]
+
+    def platform(self):
+        from importlib import import_module
+
+        module, cls = self.platform_path.split(":")
+        return getattr(import_module(module), cls)()
+
+    @property
+    def family(self) -> str:
+        return self.constraints["family"]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.constraints[key]
+
+
+_PLATFORMS = {
+    "ulx3s-85f": "amaranth_boards.ulx3s:ULX3S_85F_Platform",
+    "icebreaker": "amaranth_boards.icebreaker:ICEBreakerPlatform",
+}
+
+
+def get_board(name: str) -> Board:
+    if name not in _PLATFORMS:
+        raise ValueError(f"unknown board {name!r}; choose from {sorted(_PLATFORMS)}")
+    path = constraints_dir() / f"{name}.toml"
+    try:
+        constraints = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"board {name!r}: cannot read {path}: {exc}") from None
+    return Board(name, _PLATFORMS[name], constraints)
+
+
+BOARDS = tuple(_PLATFORMS)

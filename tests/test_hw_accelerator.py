@@ -1,0 +1,210 @@
+# amaranth: UnusedElaboratable=no
+"""The accelerator gateware and its emulator, driven by the same host driver, against the golden
+model; link errors (damaged frames, lost replies) and refused commands."""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from ttzo.device import Device, DeviceConfig, DeviceError, Emulator, EmulatorLink
+from ttzo.device.protocol import END
+from ttzo.golden.model import GoldenModel
+from ttzo.golden.perturb import Perturbation, apply_update
+from ttzo.hw.accelerator import Accelerator
+from ttzo.model import LayerSpec, ModelSpec
+
+SPEC = ModelSpec((LayerSpec((4, 4), (2, 4), 2, "relu"), LayerSpec((8,), (3,), None, "none")))
+CONFIG = DeviceConfig(SPEC, lanes=2, input_groups=2, max_directions=4, max_data=64)
+
+
+class SimulationLink:
+    """The accelerator gateware in the Amaranth simulator, one byte per cycle at most, with
+    random idles on the way in and random back-pressure on the way out."""
+
+    def __init__(self, dut: Accelerator, seed: int = 0, cycles_per_read: int = 20000):
+        self.sim = Simulator(dut)
+        self.sim.add_clock(1e-8)
+        self.tx: deque[int] = deque()
+        self.rx = bytearray()
+        self.now = 0.0
+        self.cycles_per_read = cycles_per_read
+        rng = random.Random(seed)
+
+        async def io(ctx):
+            while True:
+                offer = bool(self.tx) and rng.random() > 0.2
+                ctx.set(dut.i_stream.valid, offer)
+                if offer:
+                    ctx.set(dut.i_stream.payload, self.tx[0])
+                ready = rng.random() > 0.3
+                ctx.set(dut.o_stream.ready, ready)
+                _, _, i_ready, o_valid, o_byte = await ctx.tick().sample(
+                    dut.i_stream.ready, dut.o_stream.valid, dut.o_stream.payload)
+                if offer and i_ready:
+                    self.tx.popleft()
+                if ready and o_valid:
+                    self.rx.append(o_byte)
+
+        self.sim.add_testbench(io, background=True)
+
+    def write(self, data: bytes) -> None:
+        self.tx.extend(data)
+
+    def read(self, timeout: float) -> bytes:
+        step = 1e-8 * 500
+        for _ in range(self.cycles_per_read // 500):
+            self.now += step
+            self.sim.run_until(self.now)
+            if self.rx and self.rx[-1] == END and not self.tx:
+                break
+        data, self.rx = bytes(self.rx), bytearray()
+        return data
+
+    def close(self) -> None:
+        pass
+
+
+def random_theta(rng: np.random.Generator) -> np.ndarray:
+    widths = GoldenModel(SPEC).param_widths()
+    lim = 1 << (widths - 1)
+    return rng.integers(-lim, lim)
+
+
+def session(device: Device, seed: int) -> dict:
+    """One scripted use of the device; returns everything it read back."""
+    rng = np.random.default_rng(seed)
+    theta = random_theta(rng)
+    theta[:3] = [-128, 127, 0]  # weight format corners
+    x = rng.integers(-128, 128, (3, SPEC.in_features))
+    x[0, :4] = [-128, 127, -128, 127]
+    out = {"theta": theta, "x": x}
+    device.write_params(theta)
+    out["read"] = device.read_params()
+    out["groups"] = device.load_inputs(x)
+    queries = [Perturbation(), Perturbation("coordinate", 3, False, 0, 5),
+               Perturbation("rademacher", 2, True, 0xDEADBEEF), Perturbation("gauss", 5, False, 7)]
+    out["queries"] = queries
+    out["evals"] = [device.evaluate(p, out["groups"]) for p in queries]
+    device.update("rademacher", [1, 2], [300, -200], 4)
+    out["after_rad"] = device.read_params()
+    device.update("gauss", [9], [-77], 1)
+    out["after_gauss"] = device.read_params()
+    out["eval_after"] = device.evaluate(Perturbation(), 1)
+    return out
+
+
+def check_against_golden(got: dict) -> None:
+    golden = GoldenModel(SPEC)
+    widths = golden.param_widths()
+    np.testing.assert_array_equal(got["read"], got["theta"])
+    padded = np.zeros((got["groups"] * CONFIG.lanes, SPEC.in_features), dtype=np.int64)
+    padded[:3] = got["x"]
+    for p, y in zip(got["queries"], got["evals"]):
+        np.testing.assert_array_equal(y, golden.forward_perturbed(got["theta"], padded, p))
+    theta = apply_update(got["theta"], "rademacher", [1, 2], [300, -200], 4, widths)
+    np.testing.assert_array_equal(got["after_rad"], theta)
+    theta = apply_update(theta, "gauss", [9], [-77], 1, widths)
+    np.testing.assert_array_equal(got["after_gauss"], theta)
+    np.testing.assert_array_equal(got["eval_after"],
+                                  golden.forward_int(theta, padded[:CONFIG.lanes]))
+
+
+def test_emulator_matches_golden_model():
+    device = Device(EmulatorLink(Emulator(CONFIG)), CONFIG)
+    check_against_golden(session(device, seed=1))
+
+
+def test_gateware_matches_emulator_and_golden_model():
+    sim_device = Device(SimulationLink(Accelerator(CONFIG), seed=3), CONFIG, timeout=60)
+    emu_device = Device(EmulatorLink(Emulator(CONFIG)), CONFIG)
+    got = session(sim_device, seed=2)
+    check_against_golden(got)
+    ref = session(emu_device, seed=2)
+    for key in ("read", "after_rad", "after_gauss", "eval_after"):
+        np.testing.assert_array_equal(got[key], ref[key])
+    for a, b in zip(got["evals"], ref["evals"]):
+        np.testing.assert_array_equal(a, b)
+    assert sim_device.info == emu_device.info
+
+
+class FaultyLink:
+    """Damages the n-th frame written, or drops the n-th reply read."""
+
+    def __init__(self, inner, corrupt_write: int | None = None, drop_reply: int | None = None):
+        self.inner = inner
+        self.corrupt_write = corrupt_write
+        self.drop_reply = drop_reply
+        self.writes = 0
+        self.replies = 0
+
+    def write(self, data: bytes) -> None:
+        if self.writes == self.corrupt_write:
+            data = bytearray(data)
+            data[len(data) // 2] ^= 0x04
+            data = bytes(data)
+        self.writes += 1
+        self.inner.write(data)
+
+    def read(self, timeout: float) -> bytes:
+        data = self.inner.read(timeout)
+        if data:
+            self.replies += 1
+            if self.replies - 1 == self.drop_reply:
+                return b""
+        return data
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("make_link", ["emulator", "gateware"])
+def test_damaged_command_frame_is_sent_again(make_link):
+    inner = (EmulatorLink(Emulator(CONFIG)) if make_link == "emulator"
+             else SimulationLink(Accelerator(CONFIG), seed=5))
+    link = FaultyLink(inner, corrupt_write=2)  # INFO, WRITE_PARAMS, then the damaged frame
+    device = Device(link, CONFIG, timeout=60)
+    theta = random_theta(np.random.default_rng(4))
+    device.write_params(theta)
+    device.update("rademacher", [5], [1000], 3)
+    assert device.retransmissions == 1
+    widths = GoldenModel(SPEC).param_widths()
+    np.testing.assert_array_equal(device.read_params(),
+                                  apply_update(theta, "rademacher", [5], [1000], 3, widths))
+
+
+def test_lost_update_reply_is_not_applied_twice():
+    link = FaultyLink(EmulatorLink(Emulator(CONFIG)), drop_reply=2)
+    device = Device(link, CONFIG, timeout=0.05)
+    theta = random_theta(np.random.default_rng(6))
+    device.write_params(theta)
+    device.update("gauss", [11, 12], [500, 600], 2)  # its first reply is lost
+    assert device.retransmissions == 1
+    widths = GoldenModel(SPEC).param_widths()
+    np.testing.assert_array_equal(
+        device.read_params(), apply_update(theta, "gauss", [11, 12], [500, 600], 2, widths))
+
+
+@pytest.mark.parametrize("make_link", ["emulator", "gateware"])
+def test_refused_commands_name_the_problem(make_link):
+    link = (EmulatorLink(Emulator(CONFIG)) if make_link == "emulator"
+            else SimulationLink(Accelerator(CONFIG), seed=8))
+    device = Device(link, CONFIG, timeout=60)
+    with pytest.raises(DeviceError, match=r"EVAL\(.*count=3\).*BAD_ARGUMENT"):
+        device.evaluate(Perturbation(), 3)
+    with pytest.raises(DeviceError, match=rf"WRITE_PARAMS\(addr={SPEC.params}.*BAD_ARGUMENT"):
+        device.write_params(np.zeros(1, dtype=np.int64), start=SPEC.params)
+    with pytest.raises(DeviceError, match="BAD_OPCODE"):
+        device._transact(99)  # type: ignore[arg-type]
+    # the device still works afterwards
+    np.testing.assert_array_equal(device.read_params(0, 2), [0, 0])
+
+
+def test_host_refuses_a_bitstream_for_another_model():
+    other = DeviceConfig(SPEC, lanes=4, input_groups=2, max_directions=4, max_data=64)
+    with pytest.raises(DeviceError, match="lanes: device 2, host 4"):
+        Device(EmulatorLink(Emulator(CONFIG)), other)
