@@ -80,7 +80,8 @@ class Accelerator(wiring.Component):
         self.max_data = config.max_data
         self.index_width = config.index_width
         self.block_shapes = block_shapes
-        self.engine = TTMLPEngine(config.spec, config.lanes, self.index_width, block_shapes)
+        self.engine = TTMLPEngine(config.spec, config.lanes, self.index_width, block_shapes,
+                                  config.rng_stage_ops)
         super().__init__({
             "i_stream": In(stream.Signature(8)),
             "o_stream": Out(stream.Signature(8)),
@@ -102,9 +103,11 @@ class Accelerator(wiring.Component):
         m.submodules.receiver = recv = FrameReceiver(HEADER_BYTES + self.max_data + 2)
         m.submodules.sender = send = FrameSender()
         m.submodules.engine = engine = self.engine
-        m.submodules.update = update = UpdateUnit(nm.weight.width, nm.bias.width,
-                                                  self.max_directions, COEF_BITS,
-                                                  self.index_width)
+        has_update = self.max_directions > 0  # without it, the host updates (ttzo.device.driver)
+        if has_update:
+            m.submodules.update = update = UpdateUnit(nm.weight.width, nm.bias.width,
+                                                      self.max_directions, COEF_BITS,
+                                                      self.index_width)
         wiring.connect(m, wiring.flipped(self.i_stream), recv.i_stream)
         wiring.connect(m, send.o_stream, wiring.flipped(self.o_stream))
         tx = send.i_stream
@@ -142,7 +145,6 @@ class Accelerator(wiring.Component):
         gather = Signal(8 * max(beat_bytes, 4))
         got = Signal(range(max(beat_bytes, 4, HEADER_BYTES) + 1))
         last_seq = Signal(9)  # bit 8: valid
-        cfg = update.config
         coef_pos = Signal(range(self.max_directions + 1))
 
         def gathered(n: int):
@@ -202,11 +204,13 @@ class Accelerator(wiring.Component):
             out_words.append(word)
 
         # -- UPDATE: parameter stream through the update unit -------------------------------------
-        is_bias = Const(0, 1)
-        for lo, hi in cfg_dev.bias_ranges():
-            is_bias = is_bias | ((update.i_stream.payload.index >= lo)
-                                 & (update.i_stream.payload.index < hi))
-        m.d.comb += update.i_stream.payload.bias.eq(is_bias)
+        if has_update:
+            cfg = update.config
+            is_bias = Const(0, 1)
+            for lo, hi in cfg_dev.bias_ranges():
+                is_bias = is_bias | ((update.i_stream.payload.index >= lo)
+                                     & (update.i_stream.payload.index < hi))
+            m.d.comb += update.i_stream.payload.bias.eq(is_bias)
 
         # -- validation ---------------------------------------------------------------------------
         def in_range(limit: int):
@@ -219,9 +223,10 @@ class Accelerator(wiring.Component):
             Opcode.LOAD_INPUT: in_range(in_beats) & (data_len == beat_bytes * hdr.count),
             Opcode.EVAL: ((data_len == 0) & (hdr.count >= 1) & (hdr.count <= self.input_groups)
                           & ((hdr.mu != 0) | (hdr.flags[:_MODE_BITS] == 0))),
-            Opcode.UPDATE: ((hdr.count <= self.max_directions) & (hdr.shift < 62)
-                            & (data_len == 6 * hdr.count)),
         }
+        if has_update:
+            checks[Opcode.UPDATE] = ((hdr.count <= self.max_directions) & (hdr.shift < 62)
+                                     & (data_len == 6 * hdr.count))
         checks_ok = Signal(len(checks))
         info_rom = pack_fields(INFO_FIELDS, cfg_dev.info())
         info_mem = Memory(shape=8, depth=len(info_rom), init=list(info_rom))
@@ -322,53 +327,54 @@ class Accelerator(wiring.Component):
                 m.d.sync += [index.eq(index + 1), count.eq(count + 1), got.eq(0)]
                 m.next = "LOAD_GATHER"
 
-            # UPDATE: seeds (4 bytes each), coefficients (2 bytes each), then the pass.
-            with m.State("UPDATE_SEEDS"):
-                m.d.sync += [cfg.gauss.eq(hdr.flags[_MODE_BITS + 1]), cfg.count.eq(hdr.count),
-                             cfg.shift.eq(hdr.shift + Mux(hdr.flags[_MODE_BITS + 1], 2, 0))]
-                with m.If(count == hdr.count):
-                    m.d.sync += [count.eq(0), coef_pos.eq(0)]
-                    m.next = "UPDATE_COEFS"
-                with m.Else():
-                    m.d.comb += rx_ready.eq(1)
-                    with m.If(rx_fire):
-                        shift_in()
-                        with m.If(got == 3):
-                            m.d.sync += [cfg.seeds[count[:len(coef_pos)]].eq(
-                                Cat(gathered(3), rx_byte)), count.eq(count + 1), got.eq(0)]
-            with m.State("UPDATE_COEFS"):
-                with m.If(coef_pos == hdr.count):
-                    m.d.sync += index.eq(0)
-                    m.next = "UPDATE_READ"
-                with m.Else():
-                    m.d.comb += rx_ready.eq(1)
-                    with m.If(rx_fire):
-                        shift_in()
-                        with m.If(got == 1):
-                            m.d.sync += [cfg.coefs[coef_pos].eq(Cat(gathered(1), rx_byte)),
-                                         coef_pos.eq(coef_pos + 1), got.eq(0)]
-            with m.State("UPDATE_READ"):
-                m.d.comb += th_rd.addr.eq(index)
-                with m.If(index == n_params):
-                    m.next = "REPLY"
-                with m.Else():
-                    m.next = "UPDATE_FEED"
-            with m.State("UPDATE_FEED"):
-                m.d.comb += [th_rd.addr.eq(index), update.i_stream.valid.eq(1),
-                             update.i_stream.payload.index.eq(index),
-                             update.i_stream.payload.value.eq(th_rd.data)]
-                with m.If(update.i_stream.ready):
-                    m.next = "UPDATE_WAIT"
-            with m.State("UPDATE_WAIT"):
-                m.d.comb += update.o_stream.ready.eq(1)
-                with m.If(update.o_stream.valid):
-                    m.d.sync += [p_valid.eq(1), p_addr.eq(index),
-                                 p_value.eq(update.o_stream.payload.value)]
-                    m.next = "UPDATE_WRITE"
-            with m.State("UPDATE_WRITE"):
-                with m.If(p_done):
-                    m.d.sync += [p_valid.eq(0), index.eq(index + 1)]
-                    m.next = "UPDATE_READ"
+            if has_update:
+                # UPDATE: seeds (4 bytes each), coefficients (2 bytes each), then the pass.
+                with m.State("UPDATE_SEEDS"):
+                    m.d.sync += [cfg.gauss.eq(hdr.flags[_MODE_BITS + 1]), cfg.count.eq(hdr.count),
+                                 cfg.shift.eq(hdr.shift + Mux(hdr.flags[_MODE_BITS + 1], 2, 0))]
+                    with m.If(count == hdr.count):
+                        m.d.sync += [count.eq(0), coef_pos.eq(0)]
+                        m.next = "UPDATE_COEFS"
+                    with m.Else():
+                        m.d.comb += rx_ready.eq(1)
+                        with m.If(rx_fire):
+                            shift_in()
+                            with m.If(got == 3):
+                                m.d.sync += [cfg.seeds[count[:len(coef_pos)]].eq(
+                                    Cat(gathered(3), rx_byte)), count.eq(count + 1), got.eq(0)]
+                with m.State("UPDATE_COEFS"):
+                    with m.If(coef_pos == hdr.count):
+                        m.d.sync += index.eq(0)
+                        m.next = "UPDATE_READ"
+                    with m.Else():
+                        m.d.comb += rx_ready.eq(1)
+                        with m.If(rx_fire):
+                            shift_in()
+                            with m.If(got == 1):
+                                m.d.sync += [cfg.coefs[coef_pos].eq(Cat(gathered(1), rx_byte)),
+                                             coef_pos.eq(coef_pos + 1), got.eq(0)]
+                with m.State("UPDATE_READ"):
+                    m.d.comb += th_rd.addr.eq(index)
+                    with m.If(index == n_params):
+                        m.next = "REPLY"
+                    with m.Else():
+                        m.next = "UPDATE_FEED"
+                with m.State("UPDATE_FEED"):
+                    m.d.comb += [th_rd.addr.eq(index), update.i_stream.valid.eq(1),
+                                 update.i_stream.payload.index.eq(index),
+                                 update.i_stream.payload.value.eq(th_rd.data)]
+                    with m.If(update.i_stream.ready):
+                        m.next = "UPDATE_WAIT"
+                with m.State("UPDATE_WAIT"):
+                    m.d.comb += update.o_stream.ready.eq(1)
+                    with m.If(update.o_stream.valid):
+                        m.d.sync += [p_valid.eq(1), p_addr.eq(index),
+                                     p_value.eq(update.o_stream.payload.value)]
+                        m.next = "UPDATE_WRITE"
+                with m.State("UPDATE_WRITE"):
+                    with m.If(p_done):
+                        m.d.sync += [p_valid.eq(0), index.eq(index + 1)]
+                        m.next = "UPDATE_READ"
 
             # Reply header; then the payload, or the end of the frame.
             with m.State("REPLY"):

@@ -104,7 +104,7 @@ class ClockGenerator(Elaboratable):
     def plan(self, platform) -> float:
         """Choose the PLL setting for ``platform``; returns the frequency it reaches (Hz)."""
         f_in = platform.default_clk_frequency
-        family = getattr(platform, "family", None)
+        family = str(getattr(platform, "family", "")).lower()
         if self._direct(platform):
             self.setting, self.achieved = None, f_in
         elif family == "ecp5":
@@ -130,7 +130,7 @@ class ClockGenerator(Elaboratable):
             m.submodules.reset_sync = ResetSynchronizer(0, domain="sync")
             return m
         locked = Signal()
-        if platform.family == "ecp5":
+        if str(platform.family).lower() == "ecp5":
             clk = platform.request(name, dir="i")
             p = self.setting.params
             m.submodules.pll = Instance(

@@ -104,6 +104,8 @@ class TTLayerEngine(wiring.Component):
     block_shapes : tuple of (depth, width), optional
         The device's block RAM shapes, which size the memory banks
         (see :class:`ttzo.hw.bram.BankedMemory`; default ECP5).
+    rng_stage_ops : int
+        Threefry operations per RNG pipeline stage (see :class:`ttzo.hw.rng.PerturbationRNG`).
 
     Attributes
     ----------
@@ -120,7 +122,8 @@ class TTLayerEngine(wiring.Component):
     """
 
     def __init__(self, layer: LayerSpec, numerics: NumericsSpec, index: int = 0, lanes: int = 4,
-                 param_offset: int = 0, index_width: int = 24, block_shapes=None):
+                 param_offset: int = 0, index_width: int = 24, block_shapes=None,
+                 rng_stage_ops: int = 1):
         if not isinstance(lanes, int) or lanes < 1:
             raise ValueError(f"lanes must be a positive integer, not {lanes!r}")
         if layer.activation not in ("relu", "none", "sine", "tanh"):
@@ -145,7 +148,8 @@ class TTLayerEngine(wiring.Component):
         self.n_weight = layer.weight_params
         self.param_width = max(numerics.weight.width, numerics.bias.width)
         self.param_addr_width = max(1, (layer.params - 1).bit_length())
-        self.rng_latency = rng_latency()
+        self.rng_stage_ops = rng_stage_ops
+        self.rng_latency = rng_latency(rng_stage_ops)
         super().__init__({
             "i_stream": In(stream.Signature(lanes_layout(self.in_width, lanes))),
             "o_stream": Out(stream.Signature(lanes_layout(numerics.activation.width, lanes))),
@@ -239,17 +243,22 @@ class TTLayerEngine(wiring.Component):
         nest = [core_s.bounds for core_s in sched.cores]
         max_bound = [max(b[lv] for b in nest) for lv in range(7)]
         ctr = [Signal(range(max(2, max_bound[lv])), name=f"ctr_{lv}") for lv in range(7)]
-        bound = [Signal(range(max(2, max_bound[lv]) + 1), name=f"bound_{lv}") for lv in range(7)]
+        # each loop's last counter value (bound - 1), latched per core: no subtraction in the
+        # counter's critical path
+        last = [Signal(range(max(2, max_bound[lv])), name=f"last_{lv}") for lv in range(7)]
         streams = ("src", "dst", "weight")
-        addr = {s: Signal(signed(32), name=f"addr_{s}") for s in streams}
-        delta = {s: [Signal(signed(32), name=f"delta_{s}_{lv}") for lv in range(7)]
+        # Address arithmetic modulo 2**addr_bits: carry deltas may be negative, every address
+        # the nest produces is non-negative and below 2**(addr_bits - 1).
+        addr_bits = max(addr_w, w_addr_w, (out_features - 1).bit_length()) + 2
+        addr = {s: Signal(signed(addr_bits), name=f"addr_{s}") for s in streams}
+        delta = {s: [Signal(signed(addr_bits), name=f"delta_{s}_{lv}") for lv in range(7)]
                  for s in streams}
-        at_max = [ctr[lv] == bound[lv] - 1 for lv in range(7)]
+        at_max = [ctr[lv] == last[lv] for lv in range(7)]
 
         def core_config(cs):
             stmts = [addr["src"].eq(0), addr["dst"].eq(0), addr["weight"].eq(cs.weight_base)]
             for lv in range(7):
-                stmts.append(bound[lv].eq(cs.bounds[lv]))
+                stmts.append(last[lv].eq(cs.bounds[lv] - 1))
                 for s, strides in zip(streams, (cs.src_strides, cs.dst_strides,
                                                 cs.weight_strides)):
                     stmts.append(delta[s][lv].eq(cs.carry_deltas(strides)[lv]))
@@ -319,8 +328,11 @@ class TTLayerEngine(wiring.Component):
         m.d.comb += gidx_w.eq(self.param_offset + addr["weight"])
         gidx_b = Signal(unsigned(self.index_width))
         m.d.comb += gidx_b.eq(self.param_offset + self.n_weight + addr["dst"])
-        m.submodules.rng_w = rng_w = PerturbationRNG(self.index_width)
-        m.submodules.rng_b = rng_b = PerturbationRNG(self.index_width)
+        # The seed is latched per group and the pipeline drains before the next group's seed.
+        m.submodules.rng_w = rng_w = PerturbationRNG(self.index_width, stable_seed=True,
+                                                     stage_ops=self.rng_stage_ops)
+        m.submodules.rng_b = rng_b = PerturbationRNG(self.index_width, stable_seed=True,
+                                                     stage_ops=self.rng_stage_ops)
         for rng_unit, gidx in ((rng_w, gidx_w), (rng_b, gidx_b)):
             m.d.comb += [
                 rng_unit.i_stream.valid.eq(issue),
@@ -333,15 +345,14 @@ class TTLayerEngine(wiring.Component):
         ctl_layout = data.StructLayout({
             "valid": 1, "first": 1, "last": 1, "final": 1, "first_core": 1, "sel": 1,
             "src": unsigned(addr_w), "dst": unsigned(max(addr_w, 1)),
-            "w": unsigned(w_addr_w), "gw": unsigned(self.index_width),
-            "gb": unsigned(self.index_width),
+            "w": unsigned(w_addr_w),
         })
         ctl0 = Signal(ctl_layout)
         m.d.comb += [
             ctl0.valid.eq(issue), ctl0.first.eq(first_iter), ctl0.last.eq(last_iter),
             ctl0.final.eq(core_is_last), ctl0.first_core.eq(core == 0), ctl0.sel.eq(core[0]),
             ctl0.src.eq(addr["src"]), ctl0.dst.eq(addr["dst"]), ctl0.w.eq(addr["weight"]),
-            ctl0.gw.eq(gidx_w), ctl0.gb.eq(gidx_b),
+
         ]
         line = [ctl0]
         for i in range(self.rng_latency + 1):
@@ -370,7 +381,7 @@ class TTLayerEngine(wiring.Component):
 
         # Stage 1: the perturbation of each read entry, from the RNG output and the latched
         # query; registered next to the memory data.
-        def delta_of(width, gidx, direction):
+        def delta_of(width, is_coordinate, direction):
             sign_mu = Mux(pert.negate, -pert.mu, pert.mu)
             gauss_t = Signal(signed(17), name=f"gauss_t_{width}")  # registered product
             sign_t = Signal(name=f"sign_t_{width}")
@@ -382,7 +393,7 @@ class TTLayerEngine(wiring.Component):
                 with m.Case(PerturbMode.NONE):
                     m.d.comb += delta_v.eq(0)
                 with m.Case(PerturbMode.COORDINATE):
-                    m.d.comb += delta_v.eq(Mux(gidx == pert.index, sign_mu, 0))
+                    m.d.comb += delta_v.eq(Mux(is_coordinate, sign_mu, 0))
                 with m.Case(PerturbMode.RADEMACHER):
                     m.d.comb += delta_v.eq(rad_d)
                 with m.Case(PerturbMode.GAUSS):
@@ -391,9 +402,15 @@ class TTLayerEngine(wiring.Component):
             m.d.sync += delta_r.eq(delta_v)
             return delta_r
 
-        delta_w = delta_of(nm.weight.width, ctl_r.gw, rng_w.o_stream.payload)
+        # Coordinate perturbations compare layer-local addresses with the perturbed index made
+        # layer-local once per group (the global index does not travel down the delay line).
+        coord_w = Signal(signed(self.index_width + 2))
+        coord_b = Signal(signed(self.index_width + 2))
+        m.d.sync += [coord_w.eq(pert.index - self.param_offset),
+                     coord_b.eq(pert.index - (self.param_offset + self.n_weight))]
+        delta_w = delta_of(nm.weight.width, ctl_r.w == coord_w, rng_w.o_stream.payload)
         if has_bias:
-            delta_b = delta_of(nm.bias.width, ctl_r.gb, rng_b.o_stream.payload)
+            delta_b = delta_of(nm.bias.width, ctl_r.dst == coord_b, rng_b.o_stream.payload)
         ctl1 = Signal(ctl_layout)
         m.d.sync += ctl1.eq(ctl_r)
 
@@ -541,6 +558,8 @@ class TTMLPEngine(wiring.Component):
         Bits of global parameter indices.
     block_shapes : tuple of (depth, width), optional
         The device's block RAM shapes (see :class:`TTLayerEngine`).
+    rng_stage_ops : int
+        Threefry operations per RNG pipeline stage (see :class:`TTLayerEngine`).
 
     Attributes
     ----------
@@ -554,7 +573,8 @@ class TTMLPEngine(wiring.Component):
     busy : Out(1)
     """
 
-    def __init__(self, spec, lanes: int = 4, index_width: int = 24, block_shapes=None):
+    def __init__(self, spec, lanes: int = 4, index_width: int = 24, block_shapes=None,
+                 rng_stage_ops: int = 1):
         if spec.params > (1 << index_width):
             raise ValueError(f"index_width {index_width} cannot address {spec.params} parameters")
         self.spec = spec
@@ -564,7 +584,7 @@ class TTMLPEngine(wiring.Component):
         offset = 0
         for index, layer in enumerate(spec.layers):
             self.layers.append(TTLayerEngine(layer, spec.numerics, index, lanes, offset,
-                                             index_width, block_shapes))
+                                             index_width, block_shapes, rng_stage_ops))
             offset += layer.params
         nm = spec.numerics
         self.param_width = max(nm.weight.width, nm.bias.width)

@@ -28,7 +28,8 @@ def paper():
 
 
 def test_rng_latency_in_step_with_gateware():
-    assert RNG_LATENCY == rng_latency()
+    assert RNG_LATENCY == rng_latency() == 19
+    assert rng_latency(3) == 1 + 6 + 2
 
 
 def test_banked_memories_are_tiled_bank_by_bank():

@@ -12,7 +12,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from ttzo.device import Device, DeviceConfig, DeviceError, Emulator, EmulatorLink
-from ttzo.device.protocol import END
+from ttzo.device.protocol import END, Opcode
 from ttzo.golden.model import GoldenModel
 from ttzo.golden.perturb import Perturbation, apply_update
 from ttzo.hw.accelerator import Accelerator
@@ -208,3 +208,19 @@ def test_host_refuses_a_bitstream_for_another_model():
     other = DeviceConfig(SPEC, lanes=4, input_groups=2, max_directions=4, max_data=64)
     with pytest.raises(DeviceError, match="lanes: device 2, host 4"):
         Device(EmulatorLink(Emulator(CONFIG)), other)
+
+
+@pytest.mark.parametrize("make_link", ["emulator", "gateware"])
+def test_device_without_update_unit_updates_through_the_host(make_link):
+    config = DeviceConfig(SPEC, lanes=2, input_groups=1, max_directions=0, max_data=64)
+    link = (EmulatorLink(Emulator(config)) if make_link == "emulator"
+            else SimulationLink(Accelerator(config), seed=9))
+    device = Device(link, config, timeout=60)
+    theta = random_theta(np.random.default_rng(10))
+    device.write_params(theta)
+    device.update("rademacher", [3, 4], [700, -900], 5)
+    widths = GoldenModel(SPEC).param_widths()
+    np.testing.assert_array_equal(
+        device.read_params(), apply_update(theta, "rademacher", [3, 4], [700, -900], 5, widths))
+    with pytest.raises(DeviceError, match="UPDATE.*BAD_OPCODE"):
+        device._transact(Opcode.UPDATE, flags=0, shift=1, count=0)

@@ -36,10 +36,11 @@ async def load_group(ctx, dut, theta_int, pert):
         "seed": pert.seed, "index": pert.index}))
 
 
-def run_engine(layer, numerics, lanes, groups, idle=0.3, stall=0.3, seed=0):
+def run_engine(layer, numerics, lanes, groups, idle=0.3, stall=0.3, seed=0, rng_stage_ops=1):
     """Simulate groups of (theta_int, x_int (lanes, N), Perturbation); return outputs and the
     cycles from each group's first input beat to its last output beat."""
-    dut = TTLayerEngine(layer, numerics, 0, lanes=lanes, param_offset=0, index_width=16)
+    dut = TTLayerEngine(layer, numerics, 0, lanes=lanes, param_offset=0, index_width=16,
+                        rng_stage_ops=rng_stage_ops)
     rng = random.Random(seed)
     outputs, cycles = [], []
 
@@ -123,12 +124,17 @@ def test_mutated_expectation_is_caught(rng):
     np.testing.assert_array_equal(outputs[0], expected[0])
 
 
-@pytest.mark.parametrize("layer_spec,lanes", [(LayerSpec((3, 2), (2, 3), 2, "relu"), 2),
-                                              (LayerSpec((2, 3, 2), (3, 1, 2), 3, "none"), 4)])
-def test_cycle_model_matches_simulation(rng, layer_spec, lanes):
-    groups, expected = make_case(layer_spec, rng, lanes, modes=("none", "gauss"))
-    outputs, cycles, dut = run_engine(layer_spec, NM, lanes, groups, idle=0.0, stall=0.0)
+@pytest.mark.parametrize("layer_spec,lanes,stage_ops", [
+    (LayerSpec((3, 2), (2, 3), 2, "relu"), 2, 1),
+    (LayerSpec((2, 3, 2), (3, 1, 2), 3, "none"), 4, 1),
+    (LayerSpec((2, 3, 2), (3, 1, 2), 3, "relu"), 2, 3),  # the iCE40 RNG pipeline
+])
+def test_cycle_model_matches_simulation(rng, layer_spec, lanes, stage_ops):
+    groups, expected = make_case(layer_spec, rng, lanes, modes=("none", "gauss", "coordinate"))
+    outputs, cycles, dut = run_engine(layer_spec, NM, lanes, groups, idle=0.0, stall=0.0,
+                                      rng_stage_ops=stage_ops)
     assert cycles == [dut.cycles_per_group()] * len(groups)
+    assert dut.rng_latency == {1: 19, 3: 9}[stage_ops]
     for got, exp in zip(outputs, expected):
         np.testing.assert_array_equal(got, exp)
 

@@ -15,14 +15,14 @@ from math import ceil
 from typing import Any
 
 from ..model.spec import ModelSpec
-from .schedule import layer_schedule
+from .schedule import layer_schedule, rng_latency
 
 __all__ = ["Device", "DEVICES", "Estimate", "estimate", "bram_blocks", "banked_blocks", "bank_rows",
            "RNG_LATENCY"]
 
-#: Latency of the Threefry pipeline (init, 13 rounds, 3 key injections, 2 popcount stages);
-#: equal to ``ttzo.hw.rng.rng_latency()`` (a test keeps the two in step).
-RNG_LATENCY = 19
+#: Latency of the Threefry pipeline with one operation per stage (init, 13 rounds, 3 key
+#: injections, 2 popcount stages), as the gateware measures it (tests/test_hw_rng.py).
+RNG_LATENCY = rng_latency()
 
 # Linear LUT/FF model (see module docstring).
 _LUT_BASE, _LUT_PER_LANE = 2104, 211
@@ -143,8 +143,9 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
     mems, cycles, utils = [], [], []
     for index, layer in enumerate(spec.layers):
         sched = layer_schedule(layer, nm, index)
-        cycles.append(sched.cycles_per_group(RNG_LATENCY))
-        utils.append(sched.utilization(RNG_LATENCY))
+        latency = rng_latency(config.rng_stage_ops) if config is not None else RNG_LATENCY
+        cycles.append(sched.cycles_per_group(latency))
+        utils.append(sched.utilization(latency))
         buf_width = lanes * max(nm.layer_input(index).width, nm.state.width, nm.activation.width)
         shapes = [("buffer0", sched.buffer_depth, buf_width),
                   ("buffer1", sched.buffer_depth, buf_width),

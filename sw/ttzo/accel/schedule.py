@@ -37,7 +37,7 @@ from ..model.spec import LayerSpec
 
 __all__ = [
     "CoreSchedule", "LayerSchedule", "layer_schedule", "emulate_layer", "LOOP_NAMES",
-    "DRAIN_BETWEEN", "drain_last", "OUT_LATENCY",
+    "DRAIN_BETWEEN", "drain_last", "OUT_LATENCY", "rng_latency",
 ]
 
 #: DRAIN cycles between two cores of a layer. After an iteration issued at cycle t the engine
@@ -45,6 +45,13 @@ __all__ = [
 #: finished sum is readable from t + rng_latency + 8, so the next core's first (equally delayed)
 #: read may issue 6 cycles after the last one; one cycle of margin.
 DRAIN_BETWEEN = 7
+
+
+def rng_latency(stage_ops: int = 1, rounds: int = 13) -> int:
+    """Latency of the perturbation RNG (``ttzo.hw.rng``): one init stage, the Threefry rounds and
+    key injections (``rounds + rounds // 4`` operations) in stages of ``stage_ops``, and two
+    popcount stages."""
+    return 1 + -(-(rounds + rounds // 4) // stage_ops) + 2
 
 
 def drain_last(rng_latency: int) -> int:

@@ -32,11 +32,15 @@ class DeviceConfig:
     input_groups : int
         Groups of ``lanes`` samples the input memory holds (the on-chip batch).
     max_directions : int
-        Directions one UPDATE command can combine.
+        Directions one UPDATE command can combine; 0 builds no update unit (small FPGAs), and
+        the driver then updates on the host (read, the same update rule, write).
     max_data : int
         Largest data section of a command frame, in bytes.
     clock_hz : int
         Clock frequency, reported by INFO (0 when unknown, e.g. in simulation).
+    rng_stage_ops : int
+        Threefry operations per RNG pipeline stage: 1 at 100 MHz on ECP5; more on slow devices,
+        where fewer pipeline registers are what makes the design fit.
     """
 
     spec: ModelSpec
@@ -45,10 +49,11 @@ class DeviceConfig:
     max_directions: int = 16
     max_data: int = 1024
     clock_hz: int = 0
+    rng_stage_ops: int = 1
 
     def __post_init__(self) -> None:
-        for name, low in (("lanes", 1), ("input_groups", 1), ("max_directions", 1),
-                          ("max_data", 64)):
+        for name, low in (("lanes", 1), ("input_groups", 1), ("max_directions", 0),
+                          ("max_data", 64), ("rng_stage_ops", 1)):
             value = getattr(self, name)
             if not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer of at least {low}, not {value!r}")

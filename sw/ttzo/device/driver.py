@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..golden.perturb import MODES, Perturbation
+from ..golden.model import GoldenModel
+from ..golden.perturb import MODES, Perturbation, apply_update
 from .config import DeviceConfig
 from .link import Link, LinkError
 from .protocol import (
@@ -216,6 +217,9 @@ class Device:
             raise ValueError(f"update directions must be 'rademacher' or 'gauss', not {kind!r}")
         if len(seeds) != len(coefs):
             raise ValueError(f"{len(seeds)} seeds but {len(coefs)} coefficients")
+        if self.info["max_directions"] == 0:  # no update unit: the same rule on the host
+            self._update_on_host(kind, seeds, coefs, frac)
+            return
         if len(seeds) > self.info["max_directions"]:
             raise ValueError(f"{len(seeds)} directions exceed the device's "
                              f"{self.info['max_directions']}")
@@ -225,6 +229,15 @@ class Device:
         data = _le(np.asarray(seeds, dtype=np.int64), 4) + _le(coefs, 2)
         self._transact(Opcode.UPDATE, data, flags=int(kind == "gauss") << (_MODE_BITS + 1),
                        shift=frac, count=len(seeds))
+
+    def _update_on_host(self, kind: str, seeds: Sequence[int], coefs: Sequence[int],
+                        frac: int) -> None:
+        if self.config is None:
+            raise DeviceError("this device has no update unit; give Device a DeviceConfig so "
+                              "that the host can apply updates")
+        widths = GoldenModel(self.config.spec).param_widths()
+        theta = apply_update(self.read_params(), kind, list(seeds), list(coefs), frac, widths)
+        self.write_params(theta)
 
     def close(self) -> None:
         self.link.close()

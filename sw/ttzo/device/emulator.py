@@ -118,6 +118,8 @@ class Emulator:
             op = Opcode(opcode)
         except ValueError:
             return self._reply(opcode, seq, Status.BAD_OPCODE)
+        if op == Opcode.UPDATE and self.config.max_directions == 0:  # built without the unit
+            return self._reply(opcode, seq, Status.BAD_OPCODE)
         if not self._valid(op, hdr, len(data)):
             return self._reply(opcode, seq, Status.BAD_ARGUMENT)
         reply = getattr(self, f"_do_{op.name.lower()}")(hdr, data, retry)
