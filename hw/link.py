@@ -7,22 +7,36 @@ over-long frames.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ttzo.device.protocol import END, ESC, ESC_END, ESC_ESC, Status
+from ttzo.device.protocol import END, ESC, ESC_END, ESC_ESC, Status, crc16
 
 __all__ = ["FrameReceiver", "FrameSender", "crc16_step", "frame_layout", "tx_byte_layout"]
 
 
+def _crc16_columns() -> list[int]:
+    """The byte step of CRC-16/CCITT-FALSE is linear over GF(2) in (crc, byte): the image of
+    each of the 24 input bits, computed with the host's bitwise reference."""
+    return [crc16(bytes([0]), 1 << i) for i in range(16)] + [
+        crc16(bytes([1 << i]), 0) for i in range(8)]
+
+
 def crc16_step(crc, byte):
-    """One byte of CRC-16/CCITT-FALSE as combinational logic (eight shift-and-xor steps)."""
-    value = crc ^ (byte << 8)
-    for _ in range(8):
-        value = Mux(value[15], (value << 1) ^ 0x1021, value << 1)[:16]
-    return value
+    """One byte of CRC-16/CCITT-FALSE as combinational logic: each output bit is the XOR of the
+    input bits whose image sets it (two LUT levels, instead of eight chained shift steps)."""
+    inputs = Cat(crc, byte)
+    columns = _crc16_columns()
+    bits = []
+    for out_bit in range(16):
+        terms = [inputs[i] for i, col in enumerate(columns) if col >> out_bit & 1]
+        bit = terms[0]
+        for term in terms[1:]:
+            bit = bit ^ term
+        bits.append(bit)
+    return Cat(*bits)
 
 
 def frame_layout(max_bytes: int) -> data.StructLayout:

@@ -1,0 +1,93 @@
+"""Bitstream builds for the ULX3S-85F: the paper's MNIST accelerator, and a lanes x rank table.
+
+    python benchmarks/build_ulx3s.py mnist            # 16 lanes, rank 6 (the paper's model)
+    python benchmarks/build_ulx3s.py space            # the design-space table
+    python benchmarks/build_ulx3s.py space --lanes 8 16 --ranks 4 6 --jobs 2
+
+``mnist`` writes ``benchmarks/results/build_ulx3s_mnist.json``; ``space`` writes
+``build_ulx3s_design_space.json``. Every point is a full ``ttzo build`` (synthesis, place and
+route, packing) with the board's defaults except lanes and rank; forward queries per second come
+from the cycle model at min(achieved Fmax, requested clock), batch = lanes x input groups.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from common import write_result
+
+from ttzo.build.boards import get_board
+from ttzo.build.flow import BuildError, build
+from ttzo.device.config import DeviceConfig
+from ttzo.model import ModelSpec
+from ttzo.train.config import load_model_file
+
+BOARD = "ulx3s-85f"
+
+
+def paper_model(rank: int) -> ModelSpec:
+    data = copy.deepcopy(load_model_file("mnist-paper"))
+    for layer in data["layers"]:
+        layer["rank"] = rank
+    if rank != 6:
+        data["name"] = f"mnist-rank{rank}"
+    return ModelSpec.from_dict(data)
+
+
+def build_point(lanes: int, rank: int, out_root: str, seed: int) -> dict:
+    board = get_board(BOARD)
+    c = board.constraints
+    config = DeviceConfig(paper_model(rank), lanes=lanes, input_groups=c["input_groups"],
+                          max_directions=c["max_directions"], max_data=c["max_data"],
+                          rng_stage_ops=c["rng_stage_ops"])
+    out = Path(out_root) / f"l{lanes}-r{rank}"
+    try:
+        result = build(board, config, out, c["clock_mhz"], c["baud"], seed=seed,
+                       log=lambda msg: print(f"[l{lanes} r{rank}] {msg}", flush=True))
+    except BuildError as err:
+        return {"lanes": lanes, "rank": rank, "error": str(err)}
+    r = result.report
+    keys = ("fmax_mhz", "timing_met", "luts_used", "luts_available", "ffs_used", "dsp_used",
+            "dsp_available", "bram_used", "bram_available", "forward_queries_per_s",
+            "samples_per_s", "build_time_s", "bitstream_bytes", "params", "clock_requested_mhz",
+            "cycles_per_group", "estimate", "steps", "tools", "seed", "input_groups")
+    return {"lanes": lanes, "rank": rank, **{k: r[k] for k in keys}}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["mnist", "space"])
+    parser.add_argument("--lanes", type=int, nargs="+", default=[8, 16, 32])
+    parser.add_argument("--ranks", type=int, nargs="+", default=[4, 6])
+    parser.add_argument("--jobs", type=int, default=2, help="builds in parallel")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", help="build folders (default: a temporary folder)")
+    args = parser.parse_args()
+    out_root = args.out or tempfile.mkdtemp(prefix="ttzo-builds-")
+    command = "python benchmarks/build_ulx3s.py " + " ".join(sys.argv[1:])
+    if args.what == "mnist":
+        point = build_point(16, 6, out_root, args.seed)
+        if "error" in point:
+            print(point["error"], file=sys.stderr)
+            return 1
+        path = write_result("build_ulx3s_mnist", {"board": BOARD, "model": "mnist-paper",
+                                                  "command": command, **point})
+        print(f"wrote {path}: Fmax {point['fmax_mhz']} MHz, {point['build_time_s']} s")
+        return 0
+    grid = [(lanes, rank) for rank in args.ranks for lanes in args.lanes]
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        points = list(pool.map(build_point, [g[0] for g in grid], [g[1] for g in grid],
+                               [out_root] * len(grid), [args.seed] * len(grid)))
+    path = write_result("build_ulx3s_design_space", {"board": BOARD, "command": command,
+                                                     "jobs": args.jobs, "points": points})
+    print(f"wrote {path}")
+    return 0 if all("error" not in p for p in points) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
