@@ -152,6 +152,72 @@ def quantized_section() -> list[str]:
     ]
 
 
+def _build_row(p: dict) -> str:
+    return (f"| {p['lanes']} | {p.get('rank', '')} | {p['fmax_mhz']:.1f} | {p['luts_used']:,} | "
+            f"{p['dsp_used']} | {p['bram_used']} | {p['forward_queries_per_s']:,.1f} | "
+            f"{p['build_time_s'] / 60:.1f} |")
+
+
+def build_section() -> list[str]:
+    lines = []
+    r = _load("build_ulx3s_mnist")
+    if r is not None:
+        est = r["estimate"]["used"]
+        met = r["fmax_mhz"] >= 100.0
+        lines += [
+            "## Bitstream: the paper's MNIST accelerator on the ULX3S-85F", "",
+            f"`ttzo build` (Yosys + nextpnr-ecp5 from YoWASP), {r['lanes']} lanes, "
+            f"{r['input_groups']} input groups on chip, requested clock "
+            f"{r['clock_requested_mhz']:g} MHz, place-and-route seed {r['seed']}.", "",
+            "| | value | target |", "| --- | --- | --- |",
+            f"| achieved Fmax | **{r['fmax_mhz']:.1f} MHz** | >= 100 MHz "
+            f"({_verdict(r['fmax_mhz'], 100.0)}) |",
+            f"| MAC lanes | {r['lanes']} | >= 16 ({_verdict(r['lanes'], 16)}) |",
+            f"| build time (all steps) | {r['build_time_s'] / 60:.1f} min | <= 15 min "
+            f"({_verdict(r['build_time_s'], 900, lower_is_better=True)}) |",
+            f"| forward queries/s at min(Fmax, 100 MHz), batch {r['lanes'] * r['input_groups']}"
+            f" | {r['forward_queries_per_s']:,.1f} | |",
+            f"| bitstream | {r['bitstream_bytes']:,} bytes | |", "",
+            "Estimate (`ttzo estimate`, before synthesis) against the place-and-route report:", "",
+            "| resource | estimate | report | available |", "| --- | --- | --- | --- |",
+            f"| LUT | {est['LUT']:,} | {r['luts_used']:,} | {r['luts_available']:,} |",
+            f"| FF | {est['FF']:,} | {r['ffs_used']:,} | {r['luts_available']:,} |",
+            f"| DSP (MULT18X18D) | {est['DSP']} | {r['dsp_used']} | {r['dsp_available']} |",
+            f"| BRAM (DP16KD) | {est['BRAM']} | {r['bram_used']} | {r['bram_available']} |", "",
+            "Steps: " + ", ".join(f"{s['step']} {s['seconds']:.0f} s" for s in r["steps"])
+            + ".", "",
+            f"Command: `{r['command']}` ({r['date']}; {_machine(r)}); "
+            f"{'timing met' if met else 'timing NOT met'}.", "",
+        ]
+    d = _load("build_ulx3s_design_space")
+    if d is not None:
+        lines += ["## Design space on the ULX3S-85F (full builds)", "",
+                  "| lanes | TT rank | Fmax MHz | LUT | DSP | BRAM | forward queries/s | "
+                  "build min |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for p in d["points"]:
+            if "error" in p:
+                lines.append(f"| {p['lanes']} | {p['rank']} | failed: {p['error'][:80]} "
+                             "| | | | | |")
+            else:
+                lines.append(_build_row(p))
+        lines += ["", f"Queries/s at min(Fmax, requested clock) from the cycle model; builds ran "
+                  f"{d['jobs']} at a time. Command: `{d['command']}` ({d['date']}; "
+                  f"{_machine(d)})", ""]
+    i = _load("build_icebreaker")
+    if i is not None:
+        lines += ["## Bitstream: iCEBreaker (iCE40UP5K)", "",
+                  f"Model `{i['model']}` ({i['params']} parameters), {i['lanes']} lanes, no update "
+                  f"unit (the host applies updates), requested {i['clock_requested_mhz']:g} MHz.",
+                  "", "| Fmax MHz | logic cells | DSP | BRAM | forward queries/s | build s |",
+                  "| --- | --- | --- | --- | --- | --- |",
+                  f"| {i['fmax_mhz']:.1f} ({'met' if i['timing_met'] else 'NOT met'}) | "
+                  f"{i['luts_used']:,} / {i['luts_available']:,} | {i['dsp_used']} / "
+                  f"{i['dsp_available']} | {i['bram_used']} / {i['bram_available']} | "
+                  f"{i['forward_queries_per_s']:,.1f} | {i['build_time_s']:.0f} |", "",
+                  f"Command: `{i['command']}` ({i['date']}; {_machine(i)})", ""]
+    return lines
+
+
 def main() -> int:
     lines = [
         "# Results", "",
@@ -159,6 +225,7 @@ def main() -> int:
         "edit by hand. Timings are wall-clock medians or single runs as stated, on the machine "
         "named with each result.", "",
         *mnist_section(), *speed_section(), *quantized_section(), *engine_section(),
+        *build_section(),
     ]
     PAGE.parent.mkdir(parents=True, exist_ok=True)
     PAGE.write_text("\n".join(lines).rstrip() + "\n")

@@ -37,7 +37,7 @@ from ttzo.device.protocol import (
 
 from .bram import BankedMemory
 from .engine import TTMLPEngine, lanes_layout
-from .link import FrameReceiver, FrameSender
+from .link import FrameReceiver, FrameSender, StreamRegister, tx_byte_layout
 from .update import UpdateUnit
 
 __all__ = ["Accelerator", "header_layout"]
@@ -110,7 +110,11 @@ class Accelerator(wiring.Component):
                                                       self.index_width)
         wiring.connect(m, wiring.flipped(self.i_stream), recv.i_stream)
         wiring.connect(m, send.o_stream, wiring.flipped(self.o_stream))
-        tx = send.i_stream
+        # The executor's reply bytes come from many states; a register stage keeps that
+        # multiplexer and the sender's escaping in separate cycles.
+        m.submodules.tx_reg = tx_reg = StreamRegister(tx_byte_layout)
+        wiring.connect(m, tx_reg.o_stream, send.i_stream)
+        tx = tx_reg.i_stream
 
         theta = Memory(shape=unsigned(param_w), depth=n_params, init=[])
         m.submodules.theta = theta

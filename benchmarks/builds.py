@@ -1,13 +1,16 @@
-"""Bitstream builds for the ULX3S-85F: the paper's MNIST accelerator, and a lanes x rank table.
+"""Bitstream builds: the paper's MNIST accelerator on the ULX3S-85F, a lanes x rank table, and
+the iCEBreaker build.
 
-    python benchmarks/build_ulx3s.py mnist            # 16 lanes, rank 6 (the paper's model)
-    python benchmarks/build_ulx3s.py space            # the design-space table
-    python benchmarks/build_ulx3s.py space --lanes 8 16 --ranks 4 6 --jobs 2
+    python benchmarks/builds.py mnist            # ULX3S, 16 lanes, rank 6 (the paper's model)
+    python benchmarks/builds.py space            # ULX3S design-space table (lanes x rank)
+    python benchmarks/builds.py space --lanes 8 16 --ranks 4 6 --jobs 2
+    python benchmarks/builds.py icebreaker       # the iCEBreaker's default build
 
-``mnist`` writes ``benchmarks/results/build_ulx3s_mnist.json``; ``space`` writes
-``build_ulx3s_design_space.json``. Every point is a full ``ttzo build`` (synthesis, place and
-route, packing) with the board's defaults except lanes and rank; forward queries per second come
-from the cycle model at min(achieved Fmax, requested clock), batch = lanes x input groups.
+``mnist`` writes ``benchmarks/results/build_ulx3s_mnist.json``, ``space``
+``build_ulx3s_design_space.json``, ``icebreaker`` ``build_icebreaker.json``. Every point is a
+full ``ttzo build`` (synthesis, place and route, packing) with the board's defaults except lanes
+and rank; forward queries per second come from the cycle model at min(achieved Fmax, requested
+clock), batch = lanes x input groups.
 """
 
 from __future__ import annotations
@@ -19,13 +22,13 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from common import write_result
-
 from ttzo.build.boards import get_board
 from ttzo.build.flow import BuildError, build
 from ttzo.device.config import DeviceConfig
 from ttzo.model import ModelSpec
 from ttzo.train.config import load_model_file
+
+from common import write_result
 
 BOARD = "ulx3s-85f"
 
@@ -39,10 +42,13 @@ def paper_model(rank: int) -> ModelSpec:
     return ModelSpec.from_dict(data)
 
 
-def build_point(lanes: int, rank: int, out_root: str, seed: int) -> dict:
-    board = get_board(BOARD)
+def build_point(lanes: int, rank: int | None, out_root: str, seed: int,
+                board_name: str = BOARD) -> dict:
+    board = get_board(board_name)
     c = board.constraints
-    config = DeviceConfig(paper_model(rank), lanes=lanes, input_groups=c["input_groups"],
+    spec = (paper_model(rank) if rank is not None
+            else ModelSpec.from_dict(load_model_file(c["model"])))
+    config = DeviceConfig(spec, lanes=lanes, input_groups=c["input_groups"],
                           max_directions=c["max_directions"], max_data=c["max_data"],
                           rng_stage_ops=c["rng_stage_ops"])
     out = Path(out_root) / f"l{lanes}-r{rank}"
@@ -56,12 +62,12 @@ def build_point(lanes: int, rank: int, out_root: str, seed: int) -> dict:
             "dsp_available", "bram_used", "bram_available", "forward_queries_per_s",
             "samples_per_s", "build_time_s", "bitstream_bytes", "params", "clock_requested_mhz",
             "cycles_per_group", "estimate", "steps", "tools", "seed", "input_groups")
-    return {"lanes": lanes, "rank": rank, **{k: r[k] for k in keys}}
+    return {"lanes": lanes, "rank": rank, "model": spec.name, **{k: r[k] for k in keys}}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["mnist", "space"])
+    parser.add_argument("what", choices=["mnist", "space", "icebreaker"])
     parser.add_argument("--lanes", type=int, nargs="+", default=[8, 16, 32])
     parser.add_argument("--ranks", type=int, nargs="+", default=[4, 6])
     parser.add_argument("--jobs", type=int, default=2, help="builds in parallel")
@@ -69,7 +75,17 @@ def main() -> int:
     parser.add_argument("--out", help="build folders (default: a temporary folder)")
     args = parser.parse_args()
     out_root = args.out or tempfile.mkdtemp(prefix="ttzo-builds-")
-    command = "python benchmarks/build_ulx3s.py " + " ".join(sys.argv[1:])
+    command = "python benchmarks/builds.py " + " ".join(sys.argv[1:])
+    if args.what == "icebreaker":
+        board = get_board("icebreaker")
+        point = build_point(board["lanes"], None, out_root, args.seed, "icebreaker")
+        if "error" in point:
+            print(point["error"], file=sys.stderr)
+            return 1
+        path = write_result("build_icebreaker", {"board": "icebreaker", "model": board["model"],
+                                                 "command": command, **point})
+        print(f"wrote {path}: Fmax {point['fmax_mhz']} MHz, {point['build_time_s']} s")
+        return 0
     if args.what == "mnist":
         point = build_point(16, 6, out_root, args.seed)
         if "error" in point:
