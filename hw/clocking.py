@@ -119,7 +119,10 @@ class ClockGenerator(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        m.domains.sync = cd_sync = ClockDomain("sync")
+        # Asynchronous reset (released synchronously by the ResetSynchronizer): the reset net
+        # reaches every flip-flop, and as a synchronous reset it would be a timed path with a
+        # fanout of tens of thousands.
+        m.domains.sync = cd_sync = ClockDomain("sync", async_reset=True)
         f_in = platform.default_clk_frequency
         name = platform.default_clk
         self.plan(platform)

@@ -111,13 +111,17 @@ class UpdateUnit(wiring.Component):
         ]
         # Each returning direction gives c_q * u_q (u: +-1, or g with two fraction bits), which
         # is registered, then accumulated: a multiply and an add never share a cycle.
-        coef = cfg.coefs[received]
-        direction = rng.o_stream.payload
+        # Three registered steps: coefficient selection, product, accumulation.
+        coef = Signal(signed(self.coef_width))
+        direction = Signal.like(rng.o_stream.payload)
+        picked = Signal()
+        m.d.sync += [coef.eq(cfg.coefs[received]), direction.eq(rng.o_stream.payload),
+                     picked.eq(rng.o_stream.valid)]
         term = Signal(signed(acc_width))
         term_valid = Signal()
         m.d.sync += [term.eq(Mux(cfg.gauss, coef * direction.gauss,
                                  Mux(direction.sign, -coef, coef))),
-                     term_valid.eq(rng.o_stream.valid)]
+                     term_valid.eq(picked)]
         with m.If(rng.o_stream.valid):
             m.d.sync += received.eq(received + 1)
         with m.If(term_valid):
