@@ -196,8 +196,8 @@ class Accelerator(wiring.Component):
             pert.mode.eq(hdr.flags[:_MODE_BITS]), pert.negate.eq(hdr.flags[_MODE_BITS]),
             pert.mu.eq(hdr.mu), pert.seed.eq(hdr.seed), pert.index.eq(hdr.addr),
         ]
-        out_total = Signal(range(self.input_groups * out_feat + 1))
-        out_beats = Signal.like(out_total)
+        out_last = Signal(range(self.input_groups * out_feat + 1))  # index of the last beat
+        out_beats = Signal.like(out_last)
         out_reg = Signal(8 * out_beat_bytes)
         out_pos = Signal(range(out_beat_bytes + 1))
         out_full = Signal()
@@ -217,20 +217,26 @@ class Accelerator(wiring.Component):
             m.d.comb += update.i_stream.payload.bias.eq(is_bias)
 
         # -- validation ---------------------------------------------------------------------------
+        # End address and expected data lengths are registered in PREPARE, compared in VALIDATE.
+        end_addr = Signal(34)
+        len_params = Signal(range(PARAM_BYTES * 65536))
+        len_beats = Signal(range(beat_bytes * 65536))
+        len_update = Signal(range(6 * 65536))
+
         def in_range(limit: int):
-            return (hdr.addr + hdr.count) <= limit
+            return end_addr <= limit
 
         checks = {
             Opcode.INFO: data_len == 0,
-            Opcode.WRITE_PARAMS: in_range(n_params) & (data_len == PARAM_BYTES * hdr.count),
+            Opcode.WRITE_PARAMS: in_range(n_params) & (data_len == len_params),
             Opcode.READ_PARAMS: in_range(n_params) & (data_len == 0),
-            Opcode.LOAD_INPUT: in_range(in_beats) & (data_len == beat_bytes * hdr.count),
+            Opcode.LOAD_INPUT: in_range(in_beats) & (data_len == len_beats),
             Opcode.EVAL: ((data_len == 0) & (hdr.count >= 1) & (hdr.count <= self.input_groups)
                           & ((hdr.mu != 0) | (hdr.flags[:_MODE_BITS] == 0))),
         }
         if has_update:
             checks[Opcode.UPDATE] = ((hdr.count <= self.max_directions) & (hdr.shift < 62)
-                                     & (data_len == 6 * hdr.count))
+                                     & (data_len == len_update))
         checks_ok = Signal(len(checks))
         info_rom = pack_fields(INFO_FIELDS, cfg_dev.info())
         info_mem = Memory(shape=8, depth=len(info_rom), init=list(info_rom))
@@ -259,7 +265,14 @@ class Accelerator(wiring.Component):
                     m.d.sync += [hdr.eq(Cat(hdr.as_value()[8:], rx_byte)), got.eq(got + 1)]
                     with m.If(got == HEADER_BYTES - 1):
                         m.d.sync += got.eq(0)
-                        m.next = "VALIDATE"
+                        m.next = "PREPARE"
+
+            with m.State("PREPARE"):
+                m.d.sync += [end_addr.eq(hdr.addr + hdr.count),
+                             len_params.eq(PARAM_BYTES * hdr.count),
+                             len_beats.eq(beat_bytes * hdr.count),
+                             len_update.eq(6 * hdr.count)]
+                m.next = "VALIDATE"
 
             # The argument checks (adds, compares) are registered before they steer the FSM.
             with m.State("VALIDATE"):
@@ -400,7 +413,7 @@ class Accelerator(wiring.Component):
                             m.d.sync += [feed_ptr.eq(0), feeding.eq(1),
                                          feed_v1.eq(0), feed_v2.eq(0),
                                          feed_total.eq(hdr.count * in_feat),
-                                         out_total.eq(hdr.count * out_feat), out_beats.eq(0),
+                                         out_last.eq(hdr.count * out_feat - 1), out_beats.eq(0),
                                          out_full.eq(0), out_pos.eq(0)]
                             m.next = "EVAL"
 
@@ -442,14 +455,14 @@ class Accelerator(wiring.Component):
                 with m.If(engine.o_stream.valid & ~out_full):
                     flat = Cat(*out_words)
                     m.d.sync += [out_reg.eq(flat), out_full.eq(1), out_pos.eq(0)]
-                last_byte = (out_pos == out_beat_bytes - 1) & (out_beats == out_total - 1)
+                last_byte = (out_pos == out_beat_bytes - 1) & (out_beats == out_last)
                 m.d.comb += [tx.valid.eq(out_full), tx.payload.data.eq(out_reg.word_select(
                                  out_pos, 8)), tx.payload.last.eq(last_byte)]
                 with m.If(tx.valid & tx.ready):
                     m.d.sync += out_pos.eq(out_pos + 1)
                     with m.If(out_pos == out_beat_bytes - 1):
                         m.d.sync += [out_full.eq(0), out_beats.eq(out_beats + 1)]
-                        with m.If(out_beats == out_total - 1):
+                        with m.If(out_beats == out_last):
                             m.d.sync += feeding.eq(0)
                             m.next = "FINISH"
 

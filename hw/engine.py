@@ -20,7 +20,7 @@ Parameters are written through ``p_stream`` between groups (``ready`` only then)
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -460,33 +460,36 @@ class TTLayerEngine(wiring.Component):
             b4 = Signal(signed(nm.bias.width))
             m.d.sync += b4.eq(b3)
 
-        # Stage 5: bias, round, saturate, activation; then write.
+        # Stages 5-7: bias; rounding; saturation and activation; then write. Each of the three
+        # carry chains has its own cycle.
+        def reg(expr, name):
+            r = Signal(Value.cast(expr).shape(), name=name)
+            m.d.sync += r.eq(expr)
+            return r
+
         results = Signal(buf_shape)
         first_frac = sched.cores[0].in_frac
         later_frac = sched.cores[1].in_frac if len(sched.cores) > 1 else first_frac
+        last_frac = nm.weight.frac + sched.cores[-1].in_frac
+        ctl5, ctl6, ctl7 = (Signal(ctl_layout, name=f"ctl{i}") for i in (5, 6, 7))
+        m.d.sync += [ctl5.eq(ctl4), ctl6.eq(ctl5), ctl7.eq(ctl6)]
         for lane in range(lanes):
             value = done[lane]
-            final_vals = value
-            if has_bias:
-                last_frac = nm.weight.frac + sched.cores[-1].in_frac
-                final_vals = value + (b4 << (last_frac - nm.bias.frac))
-            last_frac = nm.weight.frac + sched.cores[-1].in_frac
-            out_act = _saturate(_round_shift(final_vals, last_frac - nm.activation.frac),
-                                nm.activation.width)
+            biased = value + (b4 << (last_frac - nm.bias.frac)) if has_bias else value
+            biased5 = reg(biased, f"biased{lane}")
+            value5 = reg(value, f"value{lane}")
+            act6 = reg(_round_shift(biased5, last_frac - nm.activation.frac), f"act_r{lane}")
+            state6 = reg(Mux(ctl5.first_core,
+                             _round_shift(value5, nm.weight.frac + first_frac - nm.state.frac),
+                             _round_shift(value5, nm.weight.frac + later_frac - nm.state.frac)),
+                         f"state_r{lane}")
+            out_act = _saturate(act6, nm.activation.width)
             if self.layer.activation == "relu":
                 out_act = Mux(out_act < 0, 0, out_act)
             elif self.layer.activation in ("sine", "tanh"):
                 out_act = self._table_lookup(m, lane, out_act)
-            state_val = Mux(
-                ctl4.first_core,
-                _saturate(_round_shift(value, nm.weight.frac + first_frac - nm.state.frac),
-                          nm.state.width),
-                _saturate(_round_shift(value, nm.weight.frac + later_frac - nm.state.frac),
-                          nm.state.width),
-            )
-            m.d.sync += results[lane].eq(Mux(ctl4.final, out_act, state_val))
-        ctl5 = Signal(ctl_layout)
-        m.d.sync += ctl5.eq(ctl4)
+            state_val = _saturate(state6, nm.state.width)
+            m.d.sync += results[lane].eq(Mux(ctl6.final, out_act, state_val))
         with m.If(phase == _Phase.LOAD):
             m.d.comb += [bufs[0].wr_addr.eq(count), bufs[0].wr_en.eq(i_fire)]
             for lane in range(lanes):
@@ -495,9 +498,9 @@ class TTLayerEngine(wiring.Component):
             for b in range(2):
                 # core k writes buffer (k + 1) % 2, i.e. buffer 1 when sel (= k % 2) is 0
                 m.d.comb += [
-                    bufs[b].wr_addr.eq(ctl5.dst),
+                    bufs[b].wr_addr.eq(ctl7.dst),
                     bufs[b].wr_data.eq(results),
-                    bufs[b].wr_en.eq(ctl5.valid & (ctl5.sel == (1 - b))),
+                    bufs[b].wr_en.eq(ctl7.valid & (ctl7.sel == (1 - b))),
                 ]
 
         # -- output streamer ---------------------------------------------------------------------

@@ -42,9 +42,10 @@ __all__ = [
 
 #: DRAIN cycles between two cores of a layer. After an iteration issued at cycle t the engine
 #: reads memory at t + rng_latency + 1 (addresses wait for the RNG and the perturbation) and a
-#: finished sum is readable from t + rng_latency + 8, so the next core's first (equally delayed)
-#: read may issue 6 cycles after the last one; one cycle of margin.
-DRAIN_BETWEEN = 7
+#: finished sum is readable from t + rng_latency + 10 (multiply, accumulate, bias, rounding,
+#: saturation each in its own cycle), so the next core's first (equally delayed) read may issue
+#: 8 cycles after the last one; one cycle of margin.
+DRAIN_BETWEEN = 9
 
 
 def rng_latency(stage_ops: int = 1, rounds: int = 13) -> int:
@@ -56,8 +57,8 @@ def rng_latency(stage_ops: int = 1, rounds: int = 13) -> int:
 
 def drain_last(rng_latency: int) -> int:
     """DRAIN cycles after a layer's last core: the output streamer reads without delay, so it
-    waits for the last write (readable rng_latency + 8 cycles after the last issue)."""
-    return rng_latency + 8
+    waits for the last write (readable rng_latency + 10 cycles after the last issue)."""
+    return rng_latency + 10
 
 #: Cycles of the output streamer beyond one per output beat: block RAM read, bank register,
 #: output register (see ``ttzo.hw.bram``).
