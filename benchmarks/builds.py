@@ -3,7 +3,7 @@ the iCEBreaker build.
 
     python benchmarks/builds.py mnist            # ULX3S, 16 lanes, rank 6 (the paper's model)
     python benchmarks/builds.py space            # ULX3S design-space table (lanes x rank)
-    python benchmarks/builds.py space --lanes 8 16 --ranks 4 6 --jobs 2
+    python benchmarks/builds.py space --points 8x4 16x4 24x4 8x6 24x6 --jobs 2
     python benchmarks/builds.py icebreaker       # the iCEBreaker's default build
 
 ``mnist`` writes ``benchmarks/results/build_ulx3s_mnist.json``, ``space``
@@ -60,7 +60,8 @@ def build_point(lanes: int, rank: int | None, out_root: str, seed: int,
     r = result.report
     keys = ("fmax_mhz", "timing_met", "luts_used", "luts_available", "ffs_used", "dsp_used",
             "dsp_available", "bram_used", "bram_available", "forward_queries_per_s",
-            "samples_per_s", "build_time_s", "bitstream_bytes", "params", "clock_requested_mhz",
+            "samples_per_s", "query_batch", "build_time_s", "bitstream_bytes", "params",
+            "clock_requested_mhz",
             "cycles_per_group", "estimate", "steps", "tools", "seed", "input_groups")
     return {"lanes": lanes, "rank": rank, "model": spec.name, **{k: r[k] for k in keys}}
 
@@ -68,8 +69,8 @@ def build_point(lanes: int, rank: int | None, out_root: str, seed: int,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["mnist", "space", "icebreaker"])
-    parser.add_argument("--lanes", type=int, nargs="+", default=[8, 16, 32])
-    parser.add_argument("--ranks", type=int, nargs="+", default=[4, 6])
+    parser.add_argument("--points", nargs="+", default=["8x4", "16x4", "24x4", "8x6", "24x6"],
+                        help="LANESxRANK design points (16x6 is the mnist build)")
     parser.add_argument("--jobs", type=int, default=2, help="builds in parallel")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", help="build folders (default: a temporary folder)")
@@ -95,7 +96,7 @@ def main() -> int:
                                                   "command": command, **point})
         print(f"wrote {path}: Fmax {point['fmax_mhz']} MHz, {point['build_time_s']} s")
         return 0
-    grid = [(lanes, rank) for rank in args.ranks for lanes in args.lanes]
+    grid = [tuple(int(v) for v in point.split("x")) for point in args.points]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         points = list(pool.map(build_point, [g[0] for g in grid], [g[1] for g in grid],
                                [out_root] * len(grid), [args.seed] * len(grid)))

