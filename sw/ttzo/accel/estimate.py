@@ -4,7 +4,7 @@ Cycles and MAC-lane utilization come from the engine schedule and are exact (che
 simulation). Block RAM and multiplier counts follow from the memories and multipliers the
 gateware instantiates and the device's block shapes. LUT and flip-flop counts are a linear fit
 ``base * layers + per_lane * lanes * layers``, calibrated on Yosys ``synth_ecp5`` of the paper's
-MNIST engine at 2 and 16 lanes (4,926 LUT4 and 7,879 FF; 13,629 and 15,093); treat them as
+MNIST engine at 2 and 16 lanes (4,839 LUT4 and 8,351 FF; 11,948 and 18,449); treat them as
 approximate, and see docs/results.md for estimate-versus-report comparisons.
 """
 
@@ -25,8 +25,8 @@ __all__ = ["Device", "DEVICES", "Estimate", "estimate", "bram_blocks", "banked_b
 RNG_LATENCY = rng_latency()
 
 # Linear LUT/FF model (see module docstring).
-_LUT_BASE, _LUT_PER_LANE = 1841, 311
-_FF_BASE, _FF_PER_LANE = 3424, 258
+_LUT_BASE, _LUT_PER_LANE = 1912, 254
+_FF_BASE, _FF_PER_LANE = 3454, 361
 # The rest of the accelerator (link, executor, update unit), and its seed/coefficient tables;
 # calibrated on the ULX3S build of the MNIST accelerator (docs/results.md).
 _LUT_SYSTEM, _LUT_PER_DIRECTION = 1500, 60
