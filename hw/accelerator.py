@@ -35,7 +35,7 @@ from ttzo.device.protocol import (
     pack_fields,
 )
 
-from .bram import BankedMemory
+from .bram import BankedMemory, RowStreamer
 from .engine import TTMLPEngine, lanes_layout
 from .link import FrameReceiver, FrameSender, StreamRegister, tx_byte_layout
 from .update import UpdateUnit
@@ -177,20 +177,17 @@ class Accelerator(wiring.Component):
         p_done = p_valid & engine.p_stream.ready
 
         # -- EVAL: input feeder and output serializer ---------------------------------------------
-        feed_total = Signal(range(in_beats + 1))
-        feed_ptr = Signal(range(in_beats + 1))
-        feed_v1 = Signal()
-        feed_v2 = Signal()
-        feeding = Signal()
-        feed_advance = ~feed_v2 | engine.i_stream.ready
+        # Input rows reach the engine through a RowStreamer (no stalls inside the input memory's
+        # read pipeline); it starts when the reply header has gone.
+        m.submodules.feeder = feeder = RowStreamer(lanes_layout(nm.input.width, lanes),
+                                                   len(inputs.rd_addr), in_beats)
+        feed_start = Signal()
         m.d.comb += [
-            inputs.rd_addr.eq(feed_ptr), inputs.rd_en.eq(feed_advance),
-            engine.i_stream.valid.eq(feed_v2), engine.i_stream.payload.eq(inputs.rd_data),
+            inputs.rd_addr.eq(feeder.rd_addr), inputs.rd_en.eq(1),
+            feeder.rd_data.eq(inputs.rd_data), feeder.start.eq(feed_start),
+            feeder.count.eq(hdr.count * in_feat),
         ]
-        with m.If(feeding & feed_advance):
-            m.d.sync += [feed_v2.eq(feed_v1), feed_v1.eq(feed_ptr < feed_total)]
-            with m.If(feed_ptr < feed_total):
-                m.d.sync += feed_ptr.eq(feed_ptr + 1)
+        wiring.connect(m, feeder.o_stream, engine.i_stream)
         pert = engine.perturb
         m.d.comb += [
             pert.mode.eq(hdr.flags[:_MODE_BITS]), pert.negate.eq(hdr.flags[_MODE_BITS]),
@@ -410,10 +407,8 @@ class Accelerator(wiring.Component):
                         with m.Elif(r_opcode == Opcode.READ_PARAMS):
                             m.next = "READ_ADDR"
                         with m.Else():
-                            m.d.sync += [feed_ptr.eq(0), feeding.eq(1),
-                                         feed_v1.eq(0), feed_v2.eq(0),
-                                         feed_total.eq(hdr.count * in_feat),
-                                         out_last.eq(hdr.count * out_feat - 1), out_beats.eq(0),
+                            m.d.comb += feed_start.eq(1)
+                            m.d.sync += [out_last.eq(hdr.count * out_feat - 1), out_beats.eq(0),
                                          out_full.eq(0), out_pos.eq(0)]
                             m.next = "EVAL"
 
@@ -463,7 +458,6 @@ class Accelerator(wiring.Component):
                     with m.If(out_pos == out_beat_bytes - 1):
                         m.d.sync += [out_full.eq(0), out_beats.eq(out_beats + 1)]
                         with m.If(out_beats == out_last):
-                            m.d.sync += feeding.eq(0)
                             m.next = "FINISH"
 
             with m.State("FINISH"):

@@ -10,14 +10,15 @@ Reads therefore take two cycles; the golden twin is a plain array read two cycle
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Shape, Signal, unsigned
-from amaranth.lib import wiring
+from amaranth.hdl import Module, Shape, Signal, Value, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ttzo.accel.estimate import DEVICES, bank_rows
 
-__all__ = ["BankedMemory", "READ_LATENCY"]
+__all__ = ["BankedMemory", "RowStreamer", "READ_LATENCY"]
 
 #: Cycles from a read address (with ``rd_en``) to its data on ``rd_data``.
 READ_LATENCY = 2
@@ -108,4 +109,78 @@ class BankedMemory(wiring.Component):
                 for b, reg in enumerate(held):
                     with m.Case(b):
                         m.d.comb += self.rd_data.eq(reg)
+        return m
+
+
+class RowStreamer(wiring.Component):
+    """Streams rows ``[0, count)`` of a :class:`BankedMemory` out through a small FIFO.
+
+    A read issues only when the FIFO has room for it and every read already in flight, so the
+    memory's read pipeline never stalls: its bank registers need no clock enable (a net that
+    would reach every bank register of a wide memory).
+
+    Parameters
+    ----------
+    shape : ShapeLike
+        Row shape.
+    addr_width : int
+        Bits of the memory's read address.
+    max_count : int
+        Largest row count.
+
+    Attributes
+    ----------
+    start : In(1)
+        Pulse: begin streaming ``count`` rows (ignored while busy).
+    count : In(range(max_count + 1))
+    rd_addr : Out(addr_width)
+        To the memory's read address (read enable held high).
+    rd_data : In(shape)
+        From the memory, :data:`READ_LATENCY` cycles after the address.
+    o_stream : Out(stream.Signature(shape))
+    done : Out(1)
+        Pulses with the last row's transfer.
+    """
+
+    #: FIFO rows: the read latency plus one, so that reads issue every cycle when the consumer
+    #: takes every cycle.
+    DEPTH = READ_LATENCY + 2
+
+    def __init__(self, shape, addr_width: int, max_count: int):
+        self.shape = shape
+        self.max_count = max_count
+        super().__init__({
+            "start": In(1), "count": In(range(max_count + 1)),
+            "rd_addr": Out(addr_width), "rd_data": In(shape),
+            "o_stream": Out(stream.Signature(shape)), "done": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        width = Shape.cast(self.shape).width
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=width, depth=self.DEPTH)
+        active = Signal()
+        total = Signal(range(self.max_count + 1))
+        issued = Signal(range(self.max_count + 1))
+        delivered = Signal(range(self.max_count + 1))
+        in_flight = [Signal(name=f"in_flight{i}") for i in range(READ_LATENCY)]
+        pending = fifo.level + sum(in_flight)
+        issue = active & (issued < total) & (pending < self.DEPTH)
+        m.d.comb += self.rd_addr.eq(issued)
+        m.d.sync += [in_flight[0].eq(issue)] + [
+            in_flight[i].eq(in_flight[i - 1]) for i in range(1, READ_LATENCY)]
+        with m.If(issue):
+            m.d.sync += issued.eq(issued + 1)
+        m.d.comb += [fifo.w_en.eq(in_flight[-1]), fifo.w_data.eq(Value.cast(self.rd_data)),
+                     self.o_stream.valid.eq(fifo.r_rdy),
+                     self.o_stream.payload.eq(fifo.r_data), fifo.r_en.eq(self.o_stream.ready)]
+        fire = self.o_stream.valid & self.o_stream.ready
+        last = fire & (delivered == total - 1)
+        m.d.comb += self.done.eq(last)
+        with m.If(fire):
+            m.d.sync += delivered.eq(delivered + 1)
+        with m.If(last):
+            m.d.sync += active.eq(0)
+        with m.If(self.start & ~active & (self.count != 0)):
+            m.d.sync += [active.eq(1), total.eq(self.count), issued.eq(0), delivered.eq(0)]
         return m

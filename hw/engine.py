@@ -30,7 +30,7 @@ from ttzo.golden.numerics import NumericsSpec, activation_table
 from ttzo.golden.perturb import MODES
 from ttzo.model.spec import LayerSpec
 
-from .bram import BankedMemory
+from .bram import BankedMemory, RowStreamer
 from .rng import PerturbationRNG, rng_latency
 
 __all__ = [
@@ -504,31 +504,22 @@ class TTLayerEngine(wiring.Component):
                 ]
 
         # -- output streamer ---------------------------------------------------------------------
-        # Three stages: a read in flight, its row in the bank registers, then a registered output
-        # beat, so no block RAM output reaches the next layer directly. Every stage holds while
-        # the output beat waits (the banked read pipeline stalls as a whole).
-        read_valid = Signal()
-        bank_valid = Signal()
-        out_valid = Signal()
-        out_reg = Signal(lanes_layout(nm.activation.width, lanes))
-        advance = ~out_valid | self.o_stream.ready
-        out_data = bufs[out_sel].rd_data
+        # Rows leave through a RowStreamer: reads issue only when its FIFO has room, so the
+        # buffer's read pipeline never stalls and no block RAM output reaches the next layer.
+        m.submodules.out_streamer = streamer = RowStreamer(
+            lanes_layout(nm.activation.width, lanes), addr_w, out_features)
+        out_data = Signal(lanes_layout(nm.activation.width, lanes))
+        for lane in range(lanes):
+            m.d.comb += out_data[lane].eq(bufs[out_sel].rd_data[lane])
         m.d.comb += [
-            self.o_stream.valid.eq(out_valid),
-            self.o_stream.payload.eq(out_reg),
-            out_rd_addr.eq(count),
-            out_rd_en.eq(advance),
+            out_rd_addr.eq(streamer.rd_addr), out_rd_en.eq(1),
+            streamer.rd_data.eq(out_data), streamer.count.eq(out_features),
+            streamer.start.eq((phase == _Phase.DRAIN) & core_is_last
+                              & (count == self.drain_last - 1)),
         ]
-        with m.If(phase == _Phase.OUT):
-            with m.If(advance):
-                m.d.sync += [out_valid.eq(bank_valid), bank_valid.eq(read_valid),
-                             read_valid.eq(count < out_features)]
-                for lane in range(lanes):
-                    m.d.sync += out_reg[lane].eq(out_data[lane])
-                with m.If(count < out_features):
-                    m.d.sync += count.eq(count + 1)
-                with m.Elif(~read_valid & ~bank_valid):
-                    m.d.sync += [phase.eq(_Phase.LOAD), count.eq(0)]
+        wiring.connect(m, streamer.o_stream, wiring.flipped(self.o_stream))
+        with m.If((phase == _Phase.OUT) & streamer.done):
+            m.d.sync += [phase.eq(_Phase.LOAD), count.eq(0)]
         return m
 
 

@@ -31,8 +31,6 @@ _FF_BASE, _FF_PER_LANE = 3454, 361
 # calibrated on the ULX3S build of the MNIST accelerator (docs/results.md).
 _LUT_SYSTEM, _LUT_PER_DIRECTION = 1500, 60
 _FF_SYSTEM, _FF_PER_DIRECTION = 900, 48
-# Multipliers per layer besides the lanes: the Gaussian perturbation of weights and biases.
-_PERTURB_MULTS = 2
 
 
 @dataclass(frozen=True)
@@ -159,7 +157,9 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
     used = {
         "LUT": _LUT_BASE * n_layers + _LUT_PER_LANE * lanes * n_layers,
         "FF": _FF_BASE * n_layers + _FF_PER_LANE * lanes * n_layers,
-        "DSP": (lanes + _PERTURB_MULTS) * n_layers,
+        # per layer: one multiplier per lane, one for Gaussian weight perturbations, one for
+        # bias perturbations
+        "DSP": sum(lanes + 1 + int(layer.bias) for layer in spec.layers),
         "BRAM": 0,
     }
     if config is not None:
@@ -175,7 +175,9 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
                          "blocks": blocks})
         used["LUT"] += _LUT_SYSTEM + _LUT_PER_DIRECTION * config.max_directions
         used["FF"] += _FF_SYSTEM + _FF_PER_DIRECTION * config.max_directions
-        used["DSP"] += 1  # the update unit's coefficient product
+        # the update unit's coefficient product; on ECP5 Yosys also maps the executor's three
+        # constant products (groups x features, lengths) to multipliers
+        used["DSP"] += int(config.max_directions > 0) + (3 if device.name == "ulx3s-85f" else 0)
     used["BRAM"] = sum(m["blocks"] for m in mems)
     available = {"LUT": device.luts, "FF": device.ffs, "DSP": device.dsps, "BRAM": device.brams}
     interval = max(cycles)

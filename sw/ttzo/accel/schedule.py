@@ -60,9 +60,10 @@ def drain_last(rng_latency: int) -> int:
     waits for the last write (readable rng_latency + 10 cycles after the last issue)."""
     return rng_latency + 10
 
-#: Cycles of the output streamer beyond one per output beat: block RAM read, bank register,
-#: output register (see ``ttzo.hw.bram``).
-OUT_LATENCY = 3
+#: Cycles of the output streamer beyond one per output beat: block RAM read and bank register
+#: (two), then the streamer's FIFO (write, output register) and the first beat's transfer
+#: (see ``ttzo.hw.bram.RowStreamer``).
+OUT_LATENCY = 5
 
 LOOP_NAMES = ("p", "m", "c", "n_next", "r_next", "a", "n")
 
@@ -118,8 +119,7 @@ class LayerSchedule:
     def cycles_per_group(self, rng_latency: int) -> int:
         """Engine cycles from a group's first input beat to its last output beat, no stalls:
         LOAD (one beat per input), RUN (one iteration per cycle), DRAINs, OUT (one beat per
-        output plus three cycles: block RAM read, bank register, output register). Checked
-        against simulation."""
+        output plus ``OUT_LATENCY``). Checked against simulation."""
         drains = DRAIN_BETWEEN * (len(self.cores) - 1) + drain_last(rng_latency)
         return (self.layer.in_features + self.macs + drains + self.layer.out_features
                 + OUT_LATENCY)
