@@ -142,9 +142,9 @@ class RowStreamer(wiring.Component):
         Pulses with the last row's transfer.
     """
 
-    #: FIFO rows: the read latency plus one, so that reads issue every cycle when the consumer
-    #: takes every cycle.
-    DEPTH = READ_LATENCY + 2
+    #: FIFO rows: room for the reads in flight, the FIFO's own two-cycle latency and one more,
+    #: so that reads issue every cycle while the consumer takes every cycle.
+    DEPTH = READ_LATENCY + 4
 
     def __init__(self, shape, addr_width: int, max_count: int):
         self.shape = shape

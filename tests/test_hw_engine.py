@@ -128,6 +128,7 @@ def test_mutated_expectation_is_caught(rng):
     (LayerSpec((3, 2), (2, 3), 2, "relu"), 2, 1),
     (LayerSpec((2, 3, 2), (3, 1, 2), 3, "none"), 4, 1),
     (LayerSpec((2, 3, 2), (3, 1, 2), 3, "relu"), 2, 3),  # the iCE40 RNG pipeline
+    (LayerSpec((5, 3, 3), (4, 5, 4), 3, "none"), 3, 1),  # 80 outputs: the streamer's FIFO
 ])
 def test_cycle_model_matches_simulation(rng, layer_spec, lanes, stage_ops):
     groups, expected = make_case(layer_spec, rng, lanes, modes=("none", "gauss", "coordinate"))

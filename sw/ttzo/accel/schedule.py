@@ -61,9 +61,8 @@ def drain_last(rng_latency: int) -> int:
     return rng_latency + 10
 
 #: Cycles of the output streamer beyond one per output beat: block RAM read and bank register
-#: (two), then the streamer's FIFO (write, output register) and the first beat's transfer
-#: (see ``ttzo.hw.bram.RowStreamer``).
-OUT_LATENCY = 5
+#: (two), then the streamer's FIFO (write, output register; see ``ttzo.hw.bram.RowStreamer``).
+OUT_LATENCY = 4
 
 LOOP_NAMES = ("p", "m", "c", "n_next", "r_next", "a", "n")
 
