@@ -367,14 +367,16 @@ class TTLayerEngine(wiring.Component):
         # State reads issue now; weight and bias reads one cycle earlier, so that all three
         # land (two-cycle banked reads) when the perturbation is ready.
         out_rd_addr = Signal(unsigned(addr_w))
-        out_rd_en = Signal()
         out_sel = len(sched.cores) % 2
         for b in range(2):
+            # Reads never stall (the output streamer checks credits instead), so no bank
+            # register needs a clock enable.
+            m.d.comb += bufs[b].rd_en.eq(1)
             with m.If(phase == _Phase.OUT):
                 if b == out_sel:
-                    m.d.comb += [bufs[b].rd_addr.eq(out_rd_addr), bufs[b].rd_en.eq(out_rd_en)]
+                    m.d.comb += bufs[b].rd_addr.eq(out_rd_addr)
             with m.Else():
-                m.d.comb += [bufs[b].rd_addr.eq(ctl_r.src), bufs[b].rd_en.eq(1)]
+                m.d.comb += bufs[b].rd_addr.eq(ctl_r.src)
         m.d.comb += [wmem.rd_addr.eq(line[-2].w), wmem.rd_en.eq(1)]
         if has_bias:
             m.d.comb += [bmem.rd_addr.eq(line[-2].dst), bmem.rd_en.eq(1)]
@@ -512,7 +514,7 @@ class TTLayerEngine(wiring.Component):
         for lane in range(lanes):
             m.d.comb += out_data[lane].eq(bufs[out_sel].rd_data[lane])
         m.d.comb += [
-            out_rd_addr.eq(streamer.rd_addr), out_rd_en.eq(1),
+            out_rd_addr.eq(streamer.rd_addr),
             streamer.rd_data.eq(out_data), streamer.count.eq(out_features),
             streamer.start.eq((phase == _Phase.DRAIN) & core_is_last
                               & (count == self.drain_last - 1)),
