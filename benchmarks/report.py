@@ -186,6 +186,10 @@ def build_section() -> list[str]:
             f"| BRAM (DP16KD) | {est['BRAM']} | {r['bram_used']} | {r['bram_available']} |", "",
             "Steps: " + ", ".join(f"{s['step']} {s['seconds']:.0f} s" for s in r["steps"])
             + ".", "",
+            "The LUT estimate counts Yosys LUT4 cells; the report counts nextpnr's logic slots "
+            "(TRELLIS_COMB), where every CCU2C carry cell takes two, so the two differ by the "
+            "carry chains. DSP and block RAM counts are exact.", "",
+            *([r["notes"], ""] if r.get("notes") else []),
             f"Command: `{r['command']}` ({r['date']}; {_machine(r)}); "
             f"{'timing met' if met else 'timing NOT met'}.", "",
         ]
