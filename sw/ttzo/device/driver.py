@@ -27,7 +27,9 @@ from .protocol import (
     SlipDecoder,
     Status,
     encode_frame,
+    from_words,
     pack_fields,
+    to_words,
     unpack_fields,
 )
 
@@ -38,21 +40,6 @@ _MODE_BITS = 2
 
 class DeviceError(RuntimeError):
     """The device refused a command, or is not the accelerator the host expects."""
-
-
-def _le(values: np.ndarray, nbytes: int) -> bytes:
-    values = np.asarray(values, dtype=np.int64).ravel() & ((1 << (8 * nbytes)) - 1)
-    out = np.zeros((values.size, nbytes), dtype=np.uint8)
-    for i in range(nbytes):
-        out[:, i] = (values >> (8 * i)) & 0xFF
-    return out.tobytes()
-
-
-def _from_le(data: bytes, nbytes: int) -> np.ndarray:
-    raw = np.frombuffer(data, dtype=np.uint8).astype(np.int64).reshape(-1, nbytes)
-    word = sum(raw[:, i] << (8 * i) for i in range(nbytes))
-    top = 1 << (8 * nbytes - 1)
-    return np.where(word >= top, word - 2 * top, word)
 
 
 class Device:
@@ -156,7 +143,7 @@ class Device:
         step = self._max_items(PARAM_BYTES)
         for lo in range(0, theta_int.size, step):
             chunk = theta_int[lo:lo + step]
-            self._transact(Opcode.WRITE_PARAMS, _le(chunk, PARAM_BYTES), addr=start + lo,
+            self._transact(Opcode.WRITE_PARAMS, to_words(chunk, PARAM_BYTES), addr=start + lo,
                            count=chunk.size)
 
     def read_params(self, start: int = 0, count: int | None = None) -> np.ndarray:
@@ -165,7 +152,7 @@ class Device:
         step = self._max_items(PARAM_BYTES)
         for lo in range(0, count, step):
             n = min(step, count - lo)
-            out.append(_from_le(self._transact(Opcode.READ_PARAMS, addr=start + lo, count=n),
+            out.append(from_words(self._transact(Opcode.READ_PARAMS, addr=start + lo, count=n),
                                 PARAM_BYTES))
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
@@ -190,7 +177,7 @@ class Device:
         step = self._max_items(beat_bytes)
         for lo in range(0, beats.shape[0], step):
             chunk = beats[lo:lo + step]
-            self._transact(Opcode.LOAD_INPUT, _le(chunk, info["input_bytes"]), addr=lo,
+            self._transact(Opcode.LOAD_INPUT, to_words(chunk, info["input_bytes"]), addr=lo,
                            count=chunk.shape[0])
         return groups
 
@@ -205,7 +192,7 @@ class Device:
         data = self._transact(Opcode.EVAL, flags=flags, mu=p.mu, seed=int(p.seed),
                               addr=int(p.index), count=groups)
         lanes, n_out = info["lanes"], info["out_features"]
-        values = _from_le(data, info["output_bytes"])
+        values = from_words(data, info["output_bytes"])
         expected = groups * n_out * lanes
         if values.size != expected:
             raise DeviceError(f"EVAL returned {values.size} outputs, expected {expected}")
@@ -226,7 +213,7 @@ class Device:
         coefs = np.asarray(coefs, dtype=np.int64)
         if np.any(np.abs(coefs) >= 1 << 15):
             raise ValueError(f"update coefficients must fit int16, got {coefs.tolist()}")
-        data = _le(np.asarray(seeds, dtype=np.int64), 4) + _le(coefs, 2)
+        data = to_words(np.asarray(seeds, dtype=np.int64), 4) + to_words(coefs, 2)
         self._transact(Opcode.UPDATE, data, flags=int(kind == "gauss") << (_MODE_BITS + 1),
                        shift=frac, count=len(seeds))
 

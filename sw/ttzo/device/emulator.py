@@ -27,31 +27,16 @@ from .protocol import (
     Status,
     crc16,
     encode_frame,
+    from_words,
     pack_fields,
+    to_words,
     unpack_fields,
+    wrap,
 )
 
 __all__ = ["Emulator", "EmulatorLink"]
 
 _MODE_BITS = 2
-
-
-def _wrap(values: np.ndarray, width: int) -> np.ndarray:
-    """Two's complement wrap to ``width`` bits (what a narrower register keeps)."""
-    values = np.asarray(values, dtype=np.int64) & ((1 << width) - 1)
-    return np.where(values >= 1 << (width - 1), values - (1 << width), values)
-
-
-def _le_words(data: bytes, nbytes: int) -> np.ndarray:
-    """Little-endian two's complement words of ``nbytes`` bytes."""
-    raw = np.frombuffer(data, dtype=np.uint8).astype(np.int64).reshape(-1, nbytes)
-    word = sum(raw[:, i] << (8 * i) for i in range(nbytes))
-    return _wrap(word, 8 * nbytes)
-
-
-def _to_le(values: np.ndarray, nbytes: int) -> bytes:
-    values = np.asarray(values, dtype=np.int64) & ((1 << (8 * nbytes)) - 1)
-    return b"".join(int(v).to_bytes(nbytes, "little") for v in values.ravel())
 
 
 class Emulator:
@@ -145,17 +130,17 @@ class Emulator:
         return pack_fields(INFO_FIELDS, self.config.info())
 
     def _do_write_params(self, hdr, data, retry) -> bytes:
-        values = _le_words(data, PARAM_BYTES)
-        self.theta[hdr["addr"]:hdr["addr"] + hdr["count"]] = _wrap(values, self.config.param_width)
+        values = from_words(data, PARAM_BYTES)
+        self.theta[hdr["addr"]:hdr["addr"] + hdr["count"]] = wrap(values, self.config.param_width)
         return b""
 
     def _do_read_params(self, hdr, data, retry) -> bytes:
-        return _to_le(self.theta[hdr["addr"]:hdr["addr"] + hdr["count"]], PARAM_BYTES)
+        return to_words(self.theta[hdr["addr"]:hdr["addr"] + hdr["count"]], PARAM_BYTES)
 
     def _do_load_input(self, hdr, data, retry) -> bytes:
         cfg = self.config
-        words = _le_words(data, cfg.input_bytes).reshape(hdr["count"], cfg.lanes)
-        self.inputs[hdr["addr"]:hdr["addr"] + hdr["count"]] = _wrap(
+        words = from_words(data, cfg.input_bytes).reshape(hdr["count"], cfg.lanes)
+        self.inputs[hdr["addr"]:hdr["addr"] + hdr["count"]] = wrap(
             words, cfg.spec.numerics.input.width)
         return b""
 
@@ -164,7 +149,7 @@ class Emulator:
         out = self.theta.copy()
         for width in np.unique(self.widths):
             sel = self.widths == width
-            out[sel] = _wrap(out[sel], int(width))
+            out[sel] = wrap(out[sel], int(width))
         return out
 
     def _do_eval(self, hdr, data, retry) -> bytes:
@@ -178,15 +163,15 @@ class Emulator:
         for group in range(hdr["count"]):
             x = self.inputs[group * n_in:(group + 1) * n_in].T  # lanes x features
             y = self.golden.forward_perturbed(theta, x, p)  # lanes x outputs
-            out += _to_le(y.T, cfg.output_bytes)  # beat = output i of every lane
+            out += to_words(y.T, cfg.output_bytes)  # beat = output i of every lane
         return bytes(out)
 
     def _do_update(self, hdr, data, retry) -> bytes:
         if retry:
             return b""  # the reply was lost; the update was applied already
         count = hdr["count"]
-        seeds = _le_words(data[:4 * count], 4) & 0xFFFFFFFF if count else []
-        coefs = _le_words(data[4 * count:], 2) if count else []
+        seeds = from_words(data[:4 * count], 4) & 0xFFFFFFFF if count else []
+        coefs = from_words(data[4 * count:], 2) if count else []
         kind = "gauss" if hdr["flags"] >> (_MODE_BITS + 1) & 1 else "rademacher"
         if count:  # with no directions the update unit passes values through unchanged
             self.theta = apply_update(self.theta, kind, [int(s) for s in seeds],

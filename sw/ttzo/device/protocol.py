@@ -32,11 +32,13 @@ import enum
 import zlib
 from collections.abc import Iterable, Mapping
 
+import numpy as np
+
 __all__ = [
     "END", "ESC", "ESC_END", "ESC_ESC", "HEADER_FIELDS", "HEADER_BYTES", "INFO_FIELDS",
     "REPLY_HEADER_BYTES", "Opcode", "Status", "crc16", "slip_encode", "SlipDecoder", "pack_fields",
     "unpack_fields", "fields_bytes", "MAGIC", "VERSION", "PARAM_BYTES", "model_hash",
-    "encode_frame", "ProtocolError", "COEF_BITS",
+    "encode_frame", "ProtocolError", "COEF_BITS", "to_words", "from_words", "wrap",
 ]
 
 END, ESC, ESC_END, ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
@@ -196,3 +198,25 @@ def model_hash(spec_dict: Mapping) -> int:
 
     text = json.dumps(spec_dict, sort_keys=True, separators=(",", ":"))
     return zlib.crc32(text.encode())
+
+
+def wrap(values, width: int) -> np.ndarray:
+    """Two's complement wrap to ``width`` bits (what a register that narrow keeps)."""
+    values = np.asarray(values, dtype=np.int64) & ((1 << width) - 1)
+    return np.where(values >= 1 << (width - 1), values - (1 << width), values)
+
+
+def to_words(values, nbytes: int) -> bytes:
+    """Integers as little-endian two's complement words of ``nbytes`` bytes."""
+    values = np.asarray(values, dtype=np.int64).ravel() & ((1 << (8 * nbytes)) - 1)
+    out = np.zeros((values.size, nbytes), dtype=np.uint8)
+    for i in range(nbytes):
+        out[:, i] = (values >> (8 * i)) & 0xFF
+    return out.tobytes()
+
+
+def from_words(data: bytes, nbytes: int) -> np.ndarray:
+    """Little-endian two's complement words of ``nbytes`` bytes as signed integers."""
+    raw = np.frombuffer(data, dtype=np.uint8).astype(np.int64).reshape(-1, nbytes)
+    word = sum(raw[:, i] << (8 * i) for i in range(nbytes))
+    return wrap(word, 8 * nbytes)
