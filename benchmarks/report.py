@@ -204,7 +204,8 @@ def build_section() -> list[str]:
                   "(batch 128) | build min |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for p in points:
             if "error" in p:
-                lines.append(f"| {p['lanes']} | {p['rank']} | failed: {p['error'][:80]} "
+                reason = p["error"].split("): ", 1)[-1]
+                lines.append(f"| {p['lanes']} | {p['rank']} | refused or failed: {reason} "
                              "| | | | | |")
             else:
                 lines.append(_build_row(p))
