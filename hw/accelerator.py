@@ -28,6 +28,7 @@ from ttzo.device.protocol import (
     HEADER_BYTES,
     HEADER_FIELDS,
     INFO_FIELDS,
+    MODE_BITS,
     PARAM_BYTES,
     REPLY_HEADER_BYTES,
     Opcode,
@@ -41,9 +42,6 @@ from .link import FrameReceiver, FrameSender, StreamRegister, tx_byte_layout
 from .update import UpdateUnit
 
 __all__ = ["Accelerator", "header_layout"]
-
-#: the perturbation/update flags byte: mode (2 bits), negate, gauss
-_MODE_BITS = 2
 
 
 def header_layout() -> data.StructLayout:
@@ -158,6 +156,19 @@ class Accelerator(wiring.Component):
         def shift_in():
             m.d.sync += [gather.eq(Cat(gather[8:], rx_byte)), got.eq(got + 1)]
 
+        def gather_item(state: str, nbytes: int, then: str):
+            """State ``state``: the next item's ``nbytes`` bytes into ``gather``, then ``then``;
+            after ``hdr.count`` items, the reply."""
+            with m.State(state):
+                with m.If(count == hdr.count):
+                    m.next = "REPLY"
+                with m.Else():
+                    m.d.comb += rx_ready.eq(1)
+                    with m.If(rx_fire):
+                        shift_in()
+                        with m.If(got == nbytes - 1):
+                            m.next = then
+
         # A reply header byte: opcode, seq, status, 0.
         reply_byte = Signal(2)
         reply_bytes = Cat(r_opcode, r_seq, status, Const(0, 8))
@@ -190,7 +201,7 @@ class Accelerator(wiring.Component):
         wiring.connect(m, feeder.o_stream, engine.i_stream)
         pert = engine.perturb
         m.d.comb += [
-            pert.mode.eq(hdr.flags[:_MODE_BITS]), pert.negate.eq(hdr.flags[_MODE_BITS]),
+            pert.mode.eq(hdr.flags[:MODE_BITS]), pert.negate.eq(hdr.flags[MODE_BITS]),
             pert.mu.eq(hdr.mu), pert.seed.eq(hdr.seed), pert.index.eq(hdr.addr),
         ]
         out_last = Signal(range(self.input_groups * out_feat + 1))  # index of the last beat
@@ -229,7 +240,7 @@ class Accelerator(wiring.Component):
             Opcode.READ_PARAMS: in_range(n_params) & (data_len == 0),
             Opcode.LOAD_INPUT: in_range(in_beats) & (data_len == len_beats),
             Opcode.EVAL: ((data_len == 0) & (hdr.count >= 1) & (hdr.count <= self.input_groups)
-                          & ((hdr.mu != 0) | (hdr.flags[:_MODE_BITS] == 0))),
+                          & ((hdr.mu != 0) | (hdr.flags[:MODE_BITS] == 0))),
         }
         if has_update:
             checks[Opcode.UPDATE] = ((hdr.count <= self.max_directions) & (hdr.shift < 62)
@@ -305,15 +316,7 @@ class Accelerator(wiring.Component):
                         m.next = "REPLY"
 
             # WRITE_PARAMS: two bytes per parameter, then a write to theta and the engine.
-            with m.State("WRITE_GATHER"):
-                with m.If(count == hdr.count):
-                    m.next = "REPLY"
-                with m.Else():
-                    m.d.comb += rx_ready.eq(1)
-                    with m.If(rx_fire):
-                        shift_in()
-                        with m.If(got == PARAM_BYTES - 1):
-                            m.next = "WRITE_PUSH"
+            gather_item("WRITE_GATHER", PARAM_BYTES, "WRITE_PUSH")
             with m.State("WRITE_PUSH"):
                 m.d.sync += [p_valid.eq(1), p_addr.eq(index), p_value.eq(gathered(PARAM_BYTES)),
                              got.eq(0)]
@@ -324,15 +327,7 @@ class Accelerator(wiring.Component):
                     m.next = "WRITE_GATHER"
 
             # LOAD_INPUT: one beat of lanes x input_bytes, then one input memory write.
-            with m.State("LOAD_GATHER"):
-                with m.If(count == hdr.count):
-                    m.next = "REPLY"
-                with m.Else():
-                    m.d.comb += rx_ready.eq(1)
-                    with m.If(rx_fire):
-                        shift_in()
-                        with m.If(got == beat_bytes - 1):
-                            m.next = "LOAD_WRITE"
+            gather_item("LOAD_GATHER", beat_bytes, "LOAD_WRITE")
             with m.State("LOAD_WRITE"):
                 beat = gathered(beat_bytes)
                 m.d.comb += [inputs.wr_addr.eq(index), inputs.wr_en.eq(1)]
@@ -344,8 +339,8 @@ class Accelerator(wiring.Component):
             if has_update:
                 # UPDATE: seeds (4 bytes each), coefficients (2 bytes each), then the pass.
                 with m.State("UPDATE_SEEDS"):
-                    m.d.sync += [cfg.gauss.eq(hdr.flags[_MODE_BITS + 1]), cfg.count.eq(hdr.count),
-                                 cfg.shift.eq(hdr.shift + Mux(hdr.flags[_MODE_BITS + 1], 2, 0))]
+                    m.d.sync += [cfg.gauss.eq(hdr.flags[MODE_BITS + 1]), cfg.count.eq(hdr.count),
+                                 cfg.shift.eq(hdr.shift + Mux(hdr.flags[MODE_BITS + 1], 2, 0))]
                     with m.If(count == hdr.count):
                         m.d.sync += [count.eq(0), coef_pos.eq(0)]
                         m.next = "UPDATE_COEFS"

@@ -21,6 +21,7 @@ from .protocol import (
     HEADER_FIELDS,
     INFO_FIELDS,
     MAGIC,
+    MODE_BITS,
     PARAM_BYTES,
     REPLY_HEADER_BYTES,
     Opcode,
@@ -34,8 +35,6 @@ from .protocol import (
 )
 
 __all__ = ["Device", "DeviceError"]
-
-_MODE_BITS = 2
 
 
 class DeviceError(RuntimeError):
@@ -188,7 +187,7 @@ class Device:
         """
         info = self.info
         p = perturbation
-        flags = MODES.index(p.mode) | (int(p.negate) << _MODE_BITS)
+        flags = MODES.index(p.mode) | (int(p.negate) << MODE_BITS)
         data = self._transact(Opcode.EVAL, flags=flags, mu=p.mu, seed=int(p.seed),
                               addr=int(p.index), count=groups)
         lanes, n_out = info["lanes"], info["out_features"]
@@ -214,7 +213,7 @@ class Device:
         if np.any(np.abs(coefs) >= 1 << 15):
             raise ValueError(f"update coefficients must fit int16, got {coefs.tolist()}")
         data = to_words(np.asarray(seeds, dtype=np.int64), 4) + to_words(coefs, 2)
-        self._transact(Opcode.UPDATE, data, flags=int(kind == "gauss") << (_MODE_BITS + 1),
+        self._transact(Opcode.UPDATE, data, flags=int(kind == "gauss") << (MODE_BITS + 1),
                        shift=frac, count=len(seeds))
 
     def _update_on_host(self, kind: str, seeds: Sequence[int], coefs: Sequence[int],

@@ -22,6 +22,7 @@ from .protocol import (
     HEADER_BYTES,
     HEADER_FIELDS,
     INFO_FIELDS,
+    MODE_BITS,
     PARAM_BYTES,
     Opcode,
     Status,
@@ -35,8 +36,6 @@ from .protocol import (
 )
 
 __all__ = ["Emulator", "EmulatorLink"]
-
-_MODE_BITS = 2
 
 
 class Emulator:
@@ -113,7 +112,7 @@ class Emulator:
     def _valid(self, op: Opcode, hdr: dict, n_data: int) -> bool:
         cfg = self.config
         addr, count = hdr["addr"], hdr["count"]
-        mode = hdr["flags"] & ((1 << _MODE_BITS) - 1)
+        mode = hdr["flags"] & ((1 << MODE_BITS) - 1)
         return {
             Opcode.INFO: n_data == 0,
             Opcode.WRITE_PARAMS: addr + count <= cfg.spec.params and n_data == PARAM_BYTES * count,
@@ -154,9 +153,9 @@ class Emulator:
 
     def _do_eval(self, hdr, data, retry) -> bytes:
         cfg = self.config
-        mode = MODES[hdr["flags"] & ((1 << _MODE_BITS) - 1)]
+        mode = MODES[hdr["flags"] & ((1 << MODE_BITS) - 1)]
         p = Perturbation() if mode == "none" else Perturbation(
-            mode, hdr["mu"], bool(hdr["flags"] >> _MODE_BITS & 1), hdr["seed"], hdr["addr"])
+            mode, hdr["mu"], bool(hdr["flags"] >> MODE_BITS & 1), hdr["seed"], hdr["addr"])
         n_in = cfg.spec.in_features
         theta = self.engine_theta()
         out = bytearray()
@@ -172,7 +171,7 @@ class Emulator:
         count = hdr["count"]
         seeds = from_words(data[:4 * count], 4) & 0xFFFFFFFF if count else []
         coefs = from_words(data[4 * count:], 2) if count else []
-        kind = "gauss" if hdr["flags"] >> (_MODE_BITS + 1) & 1 else "rademacher"
+        kind = "gauss" if hdr["flags"] >> (MODE_BITS + 1) & 1 else "rademacher"
         if count:  # with no directions the update unit passes values through unchanged
             self.theta = apply_update(self.theta, kind, [int(s) for s in seeds],
                                       [int(c) for c in coefs], hdr["shift"], self.widths)

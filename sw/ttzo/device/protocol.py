@@ -39,12 +39,15 @@ __all__ = [
     "REPLY_HEADER_BYTES", "Opcode", "Status", "crc16", "slip_encode", "SlipDecoder", "pack_fields",
     "unpack_fields", "fields_bytes", "MAGIC", "VERSION", "PARAM_BYTES", "model_hash",
     "encode_frame", "ProtocolError", "COEF_BITS", "to_words", "from_words", "wrap",
+    "MODE_BITS",
 ]
 
 END, ESC, ESC_END, ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
 MAGIC = 0x4F5A5454  # "TTZO" little-endian
 VERSION = 1
 PARAM_BYTES = 2
+#: The header's flags byte: perturbation mode in the low MODE_BITS bits, then negate, then gauss.
+MODE_BITS = 2
 #: update coefficients are int16 on the wire and in the update unit
 COEF_BITS = 16
 
