@@ -68,6 +68,18 @@ def test_backprop_gradient_matches_central_differences(rng):
         assert grad[i] == pytest.approx(fd / (2 * eps), rel=1e-5, abs=1e-8)
 
 
+def test_dense_products_give_the_same_outputs_and_gradients(rng):
+    spec = mixed_model().spec
+    contract, dense = TTMLP(spec), TTMLP(spec, dense_products=True)
+    theta = contract.init_params(rng)
+    x = rng.standard_normal((9, 15))
+    np.testing.assert_allclose(dense.forward(theta, x), contract.forward(theta, x), atol=1e-12)
+    g_out = rng.standard_normal((9, 3))
+    g_contract, _ = contract.gradient(theta, x, lambda out: g_out)
+    g_dense, _ = dense.gradient(theta, x, lambda out: g_out)
+    np.testing.assert_allclose(g_dense, g_contract, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("step", [1e-3, -0.5])
 def test_coordinate_queries_equal_from_scratch_forward(rng, step):
     model = mixed_model()

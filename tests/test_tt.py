@@ -19,6 +19,7 @@ from ttzo.tt import (
     tt_right_envs,
     tt_to_dense,
 )
+from ttzo.tt.contract import tt_dense_grad_to_cores
 
 
 def random_shape(rng, d):
@@ -202,3 +203,15 @@ def test_matvec_rejects_wrong_input_width(rng):
 def test_core_list_rank_mismatch(rng):
     with pytest.raises(ValueError, match="rank mismatch between core 0"):
         TTMatrix([np.ones((1, 2, 2, 3)), np.ones((2, 2, 2, 1))])
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 4])
+def test_dense_gradient_projection_equals_the_contraction_gradient(rng, d):
+    shape = random_shape(rng, d)
+    cores = TTMatrix.random(shape, rng).cores
+    x = rng.standard_normal((5, shape.cols))
+    gy = rng.standard_normal((5, shape.rows))
+    responses = tt_core_responses(tt_left_states(cores, x), tt_right_envs(cores))
+    expected = tt_core_grads(responses, shape.out_modes, gy)
+    for got, want in zip(tt_dense_grad_to_cores(cores, gy.T @ x), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)

@@ -59,10 +59,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     # Imports here keep `ttzo --help` fast.
     from tqdm import tqdm
 
-    from .data.mnist import load_mnist
-    from .model.mlp import TTMLP
     from .provenance import machine, utc_now
-    from .tasks.mnist import MNISTTask
     from .train.config import builtin_config, load_config
     from .train.loop import Trainer
     from .train.metrics import read_metrics
@@ -77,11 +74,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{run_dir} already holds a run; pass --resume to continue it, --overwrite to start "
             "again, or --run-dir to choose another folder"
         )
-    model = TTMLP(cfg.model)
-    task = MNISTTask(model, load_mnist(args.data), val_size=cfg.val_size,
-                     incremental=cfg.incremental)
+    task, unit = _make_task(args, cfg)
+    model = task.model
     total = int(cfg.epochs * task.n_train)
-    bar = tqdm(total=total, unit="img", unit_scale=True, disable=args.no_progress,
+    bar = tqdm(total=total, unit=unit, unit_scale=True, disable=args.no_progress,
                desc=f"{config_path.stem}", dynamic_ncols=True)
 
     def progress(done: int, postfix: dict[str, Any]) -> None:
@@ -98,10 +94,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if records:  # a run stopped before its first evaluation has nothing to plot yet
         plot_training_curve(records, run_dir / "training_curve.png", title=config_path.stem)
     result = {
-        "task": "mnist",
+        "task": args.task,
         "config": config_path.stem,
-        "test_accuracy": last.get("test_accuracy"),
-        "val_accuracy": last.get("val_accuracy"),
+        **({"test_accuracy": last.get("test_accuracy"), "val_accuracy": last.get("val_accuracy")}
+           if args.task == "mnist" else
+           {"test_rel_l2": last.get("test_rel_l2"), "val_loss": last.get("val_loss"),
+            "derivatives": cfg.pinn.derivatives}),
         "params_tt": cfg.model.params,
         "params_dense": cfg.model.dense_params,
         "compression": round(cfg.model.compression, 2),
@@ -122,12 +120,43 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.result_json:
         Path(args.result_json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.result_json).write_text(json.dumps(result, indent=2) + "\n")
-    acc = result["test_accuracy"]
-    acc_text = "not evaluated yet" if acc is None else f"{100 * acc:.2f} %"
-    print(f"{config_path.stem}: test accuracy {acc_text} after "
+    if args.task == "mnist":
+        acc = result["test_accuracy"]
+        metric = "test accuracy " + ("not evaluated yet" if acc is None else f"{100 * acc:.2f} %")
+    else:
+        err = result["test_rel_l2"]
+        metric = "relative L2 error " + ("not evaluated yet" if err is None else f"{err:.3e}")
+        if records:
+            from .train.plot import plot_solution_slice
+
+            plot_solution_slice(task, trainer.theta, run_dir / "solution_slice.png")
+    print(f"{config_path.stem}: {metric} after "
           f"{result['epochs']} epochs, {result['forward_queries']:,} forward queries, "
           f"{result['wall_time_s']:.0f} s; run folder {run_dir}")
     return 0
+
+
+def _make_task(args: argparse.Namespace, cfg):
+    """The task a config trains, and the unit its progress bar counts."""
+    from .model.mlp import TTMLP
+
+    if args.task == "mnist":
+        from .data.mnist import load_mnist
+        from .tasks.mnist import MNISTTask
+
+        if cfg.pinn is not None:
+            raise ValueError("an MNIST config has no [pinn] table")
+        model = TTMLP(cfg.model)
+        return MNISTTask(model, load_mnist(args.data), val_size=cfg.val_size,
+                         incremental=cfg.incremental), "img"
+    from .tasks.pde import PDETask
+
+    if cfg.pinn is None:
+        raise ValueError(f"training {args.task} needs a config with a [pinn] table")
+    if cfg.pinn.problem != args.task:
+        raise ValueError(f"the config solves {cfg.pinn.problem!r}, not {args.task!r}")
+    # Rank-2 TT layers over thousands of stencil points run faster as dense products.
+    return PDETask(TTMLP(cfg.model, dense_products=True), cfg.pinn, seed=cfg.seed), "pt"
 
 
 def _load_model(name: str):
@@ -242,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ttzo", description="Tensor-compressed, back-propagation-free training.")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train a model BP-free (or first-order, for comparison)")
-    train.add_argument("task", choices=["mnist"], help="what to train")
+    train.add_argument("task", choices=["mnist", "hjb20", "poisson2d", "heat100"],
+                       help="what to train: MNIST classification or a PDE (physics-informed)")
     train.add_argument("--config", help="TOML config (default: the built-in one for the task)")
     train.add_argument("--quick", action="store_true", help="short run (a few minutes)")
     train.add_argument("--first-order", action="store_true",

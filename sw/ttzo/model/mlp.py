@@ -16,6 +16,7 @@ import numpy as np
 from ..tt.contract import (
     tt_core_grads,
     tt_core_responses,
+    tt_dense_grad_to_cores,
     tt_forward,
     tt_right_envs,
     tt_to_dense,
@@ -51,14 +52,15 @@ class LayerParams:
     cores: list[np.ndarray] | None  # TT layers
     weight: np.ndarray | None  # dense layers, shape (M, N)
     bias: np.ndarray | None
+    dense_products: bool = False
 
     def dense_weight(self) -> np.ndarray:
         return self.weight if self.cores is None else tt_to_dense(self.cores)
 
     def matvec(self, x: np.ndarray) -> np.ndarray:
         """``x @ W.T`` by the cheaper of contraction and reconstruction."""
-        if self.cores is None:
-            return x @ self.weight.T
+        if self.cores is None or self.dense_products:
+            return x @ self.dense_weight().T
         if choose_forward_method(self.spec.tt, x.shape[0]) == "contract":
             return tt_forward(self.cores, x)
         return x @ tt_to_dense(self.cores).T
@@ -86,11 +88,17 @@ class TTMLP:
     spec : ModelSpec
     dtype : numpy dtype
         Floating-point type of parameters and activations.
+    dense_products : bool
+        Multiply by the dense weight rebuilt from the TT cores in every forward and backward,
+        whatever the batch. Contraction core by core needs fewer multiply-adds, but for low
+        ranks its small matrix products run far below the speed of one large product: with
+        rank 2 and batches of thousands of points the dense product is several times faster.
     """
 
-    def __init__(self, spec: ModelSpec, dtype=np.float64):
+    def __init__(self, spec: ModelSpec, dtype=np.float64, dense_products: bool = False):
         self.spec = spec
         self.dtype = np.dtype(dtype)
+        self.dense_products = bool(dense_products)
         self.activations = [get_activation(layer.activation) for layer in spec.layers]
         blocks: list[Block] = []
         offset = 0
@@ -136,7 +144,8 @@ class TTMLP:
     def unpack(self, theta: np.ndarray) -> list[LayerParams]:
         """Per-layer views of ``theta`` (writes through)."""
         self.check_params(theta)
-        out = [LayerParams(layer, [] if layer.tt is not None else None, None, None)
+        out = [LayerParams(layer, [] if layer.tt is not None else None, None, None,
+                           self.dense_products)
                for layer in self.spec.layers]
         for b in self.blocks:
             view = theta[b.offset : b.offset + b.size].reshape(b.shape)
@@ -186,10 +195,10 @@ class TTMLP:
         traces = []
         for li, p in enumerate(params):
             states = None
-            if p.cores is not None:
+            if p.cores is not None and not self.dense_products:
                 z, states = tt_forward(p.cores, h, keep_states=True)
             else:
-                z = h @ p.weight.T
+                z = h @ p.dense_weight().T
             if p.bias is not None:
                 z = z + p.bias
             post = self.activations[li].fn(z)
@@ -222,7 +231,13 @@ class TTMLP:
             g_pre = g_post * self.activations[li].grad(t.pre)
             if gv.bias is not None:
                 gv.bias[...] = g_pre.sum(axis=0)
-            if p.cores is not None:
+            if p.cores is not None and self.dense_products:
+                weight = p.dense_weight()
+                for view, g in zip(gv.cores, tt_dense_grad_to_cores(p.cores, g_pre.T @ t.inputs)):
+                    view[...] = g
+                if li > 0:
+                    g_post = g_pre @ weight
+            elif p.cores is not None:
                 responses = tt_core_responses(t.states, tt_right_envs(p.cores))
                 for view, g in zip(gv.cores, tt_core_grads(responses, p.spec.out_modes, g_pre)):
                     view[...] = g

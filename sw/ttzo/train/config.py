@@ -43,7 +43,7 @@ from .loop import Phase
 
 __all__ = ["RunConfig", "load_config", "builtin_config"]
 
-_TOP_KEYS = {"seed", "model", "train", "phases"}
+_TOP_KEYS = {"seed", "model", "train", "phases", "pinn"}
 _TRAIN_KEYS = {"epochs", "evals_per_epoch", "val_size", "incremental"}
 _PHASE_KEYS = {"name", "batch_size", "lr", "max_epochs", "patience", "min_delta", "estimator",
                "optimizer", "schedule"}
@@ -66,6 +66,7 @@ class RunConfig:
     evals_per_epoch: int
     val_size: int
     incremental: bool
+    pinn: Any = None  # PinnSettings of a PDE config, None otherwise
 
     def build_phases(self, dim: int) -> list[Phase]:
         """Fresh phase objects (estimator, optimizer state, schedule) for a model of ``dim``."""
@@ -143,6 +144,10 @@ def parse_config(raw: Mapping[str, Any], base: Path | None = None) -> RunConfig:
         raise ValueError(f"[train] evals_per_epoch must be at least 1, not {cfg.evals_per_epoch!r}")
     if cfg.val_size < 1:
         raise ValueError(f"[train] val_size must be positive, not {cfg.val_size!r}")
+    if "pinn" in raw:
+        from ..tasks.pde import PinnSettings
+
+        cfg.pinn = PinnSettings.from_dict(raw["pinn"])
     cfg.build_phases(model.params)  # fail now, not after the data has loaded
     return cfg
 

@@ -29,6 +29,9 @@ from .metrics import MetricsLog
 
 __all__ = ["Phase", "Task", "TrainState", "Trainer"]
 
+# Held-out metrics shown on the progress bar: (record key, label, format).
+_PROGRESS_METRICS = (("val_accuracy", "val_acc", "{:.4f}"), ("test_rel_l2", "rel_l2", "{:.3e}"))
+
 
 class Task(Protocol):
     """What the loop needs from a learning problem."""
@@ -302,9 +305,10 @@ class Trainer:
                 self.save()
             if self.progress is not None:
                 self.progress(st.epoch * n + st.sample,
-                              {"phase": phase.name, "loss": f"{est.loss:.4f}",
-                               **({"val_acc": f"{self.last_eval['val_accuracy']:.4f}"}
-                                  if "val_accuracy" in self.last_eval else {})})
+                              {"phase": phase.name, "loss": f"{est.loss:.4g}",
+                               **{label: fmt.format(self.last_eval[key])
+                                  for key, label, fmt in _PROGRESS_METRICS
+                                  if key in self.last_eval}})
             if steps_left is not None:
                 steps_left -= 1
         if self.progress_epochs() < self.epochs - 1e-12:

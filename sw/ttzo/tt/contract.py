@@ -23,6 +23,7 @@ __all__ = [
     "tt_right_envs",
     "tt_core_responses",
     "tt_core_grads",
+    "tt_dense_grad_to_cores",
 ]
 
 Cores = Sequence[np.ndarray]
@@ -148,14 +149,40 @@ def tt_core_grads(responses: list[np.ndarray], out_modes: Sequence[int], grad_y:
     return grads
 
 
-def tt_to_dense(cores: Cores) -> np.ndarray:
-    """Multiply the cores out into the dense ``(M, N)`` matrix."""
+def tt_to_dense(cores: Cores, xp=np) -> np.ndarray:
+    """Multiply the cores out into the dense ``(M, N)`` matrix.
+
+    ``xp`` is the array module (``autograd.numpy`` to differentiate through the product).
+    """
     acc = cores[0][0]  # (m, n, r)
     for core in cores[1:]:
         r0, m, n, r1 = core.shape
-        acc = np.tensordot(acc, core, axes=([2], [0]))  # (M, N, m, n, r1)
-        acc = acc.transpose(0, 2, 1, 3, 4).reshape(acc.shape[0] * m, acc.shape[1] * n, r1)
+        acc = xp.tensordot(acc, core, axes=([2], [0]))  # (M, N, m, n, r1)
+        acc = xp.reshape(xp.transpose(acc, (0, 2, 1, 3, 4)),
+                         (acc.shape[0] * m, acc.shape[1] * n, r1))
     return acc[:, :, 0]
+
+
+def tt_dense_grad_to_cores(cores: Cores, grad_w: np.ndarray) -> list[np.ndarray]:
+    """Gradients of the cores from the gradient ``grad_w`` ``(M, N)`` of the dense matrix.
+
+    ``dL/dG_k[a, i, j, c] = sum grad_w[(P, i, S), (Q, j, T)] left_k[P, Q, a] right_k[c, S, T]``
+    with ``left_k`` the cores before ``k`` multiplied out and ``right_k`` those after it: the
+    cheap route when the dense product was used in the forward.
+    """
+    out_modes = [c.shape[1] for c in cores]
+    in_modes = [c.shape[2] for c in cores]
+    envs = tt_right_envs(cores)
+    left = np.ones((1, 1, 1), dtype=grad_w.dtype)  # (M<k, N<k, r_{k-1})
+    grads = []
+    for k, core in enumerate(cores):
+        r0, m, n, r1 = core.shape
+        g6 = grad_w.reshape(prod(out_modes[:k]), m, prod(out_modes[k + 1:]),
+                            prod(in_modes[:k]), n, prod(in_modes[k + 1:]))
+        grads.append(np.einsum("pisqjt,pqa,cst->aijc", g6, left, envs[k], optimize=True))
+        left = np.tensordot(left, core, axes=([2], [0]))  # (M<k, N<k, m, n, r1)
+        left = left.transpose(0, 2, 1, 3, 4).reshape(left.shape[0] * m, left.shape[1] * n, r1)
+    return grads
 
 
 def tt_transpose(cores: Cores) -> list[np.ndarray]:

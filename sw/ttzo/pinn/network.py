@@ -1,0 +1,108 @@
+"""The solution candidate ``u(theta, x)``: a TT-MLP with one output behind a problem's ansatz."""
+
+from __future__ import annotations
+
+import autograd.numpy as anp
+import numpy as np
+from autograd import elementwise_grad
+
+from ..model.mlp import TTMLP
+from .problem import PDEProblem
+
+__all__ = ["PinnNetwork"]
+
+# The activations in autograd.numpy, for the autodiff baseline's traced forward.
+_TRACED_ACTIVATIONS = {
+    "sine": anp.sin,
+    "tanh": anp.tanh,
+    "relu": lambda z: anp.maximum(z, 0.0),
+    "none": lambda z: z,
+}
+
+
+class PinnNetwork:
+    """``u(theta, x) = problem.ansatz(x, NN(theta, x))``.
+
+    Parameters
+    ----------
+    problem : PDEProblem
+    model : TTMLP
+        Takes ``problem.dim`` inputs and gives one output.
+    chunk : int
+        Points per forward pass; bounds the memory of large stencil batches.
+
+    Raises
+    ------
+    ValueError
+        If the model's input or output size does not fit the problem.
+    """
+
+    def __init__(self, problem: PDEProblem, model: TTMLP, chunk: int = 32768):
+        spec = model.spec
+        if spec.in_features != problem.dim or spec.out_features != 1:
+            raise ValueError(
+                f"problem {problem.name!r} needs a network with {problem.dim} inputs and 1 "
+                f"output, not {spec.in_features} inputs and {spec.out_features} outputs"
+            )
+        if int(chunk) != chunk or chunk < 1:
+            raise ValueError(f"chunk must be a positive integer, not {chunk!r}")
+        self.problem = problem
+        self.model = model
+        self.dim = model.dim
+        self.chunk = int(chunk)
+
+    def u(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """``u`` at the points ``x`` ``(n, D)``, shape ``(n,)``."""
+        x = np.asarray(x, dtype=self.model.dtype)
+        out = np.empty(x.shape[0], dtype=self.model.dtype)
+        for lo in range(0, x.shape[0], self.chunk):
+            xs = x[lo : lo + self.chunk]
+            out[lo : lo + self.chunk] = self.problem.solution(
+                xs, self.model.forward(theta, xs)[:, 0])
+        return out
+
+    def vjp(self, theta: np.ndarray, x: np.ndarray, grad_u: np.ndarray) -> np.ndarray:
+        """``sum_n grad_u[n] * d u(theta, x_n) / d theta`` by back-propagation (first order)."""
+        x = np.asarray(x, dtype=self.model.dtype)
+        total = np.zeros_like(theta)
+        ansatz_slope = elementwise_grad(self.problem.solution, 1)
+        for lo in range(0, x.shape[0], self.chunk):
+            xs, gs = x[lo : lo + self.chunk], grad_u[lo : lo + self.chunk]
+
+            def grad_out(out, xs=xs, gs=gs):
+                return (gs * ansatz_slope(xs, out[:, 0]))[:, None]
+
+            g, _ = self.model.gradient(theta, xs, grad_out)
+            total += g
+        return total
+
+    def traced_u(self, theta, x):
+        """``u`` written in :mod:`autograd.numpy` (dense weights rebuilt from the TT cores), so
+        that autograd can differentiate it in ``x`` and ``theta``; small batches only."""
+        h = x
+        for params, layer in zip(self._traced_layers(theta), self.model.spec.layers):
+            weight, bias = params
+            h = h @ weight.T
+            if bias is not None:
+                h = h + bias
+            h = _TRACED_ACTIVATIONS[layer.activation](h)
+        return self.problem.solution(x, h[:, 0])
+
+    def _traced_layers(self, theta):
+        from ..tt.contract import tt_to_dense
+
+        layers = []
+        by_layer: dict[int, dict] = {}
+        for b in self.model.blocks:
+            view = theta[b.offset : b.offset + b.size].reshape(b.shape)
+            entry = by_layer.setdefault(b.layer, {"cores": [], "weight": None, "bias": None})
+            if b.kind == "core":
+                entry["cores"].append(view)
+            else:
+                entry[b.kind] = view
+        for li in range(len(self.model.spec.layers)):
+            entry = by_layer[li]
+            weight = entry["weight"] if entry["weight"] is not None else tt_to_dense(
+                entry["cores"], xp=anp)
+            layers.append((weight, entry["bias"]))
+        return layers
