@@ -30,7 +30,7 @@ from ttzo.golden.numerics import NumericsSpec, activation_table
 from ttzo.golden.perturb import MODES
 from ttzo.model.spec import LayerSpec
 
-from .bram import BankedMemory, RowStreamer
+from .bram import READ_LATENCY, BankedMemory, RowStreamer
 from .rng import PerturbationRNG, rng_latency
 
 __all__ = [
@@ -364,8 +364,10 @@ class TTLayerEngine(wiring.Component):
         # issued now complete (multiply, rounding and saturating add in separate cycles).
         ctl_r = line[-1]
 
-        # State reads issue now; weight and bias reads one cycle earlier, so that all three
-        # land (two-cycle banked reads) when the perturbation is ready.
+        # Banked reads take READ_LATENCY cycles: state reads issue READ_LATENCY - 1 stages
+        # before ctl_r, weight and bias reads one stage earlier still, so that all three land
+        # when the perturbation is ready.
+        state_issue, param_issue = line[-(READ_LATENCY - 1)], line[-READ_LATENCY]
         out_rd_addr = Signal(unsigned(addr_w))
         out_sel = len(sched.cores) % 2
         for b in range(2):
@@ -376,10 +378,10 @@ class TTLayerEngine(wiring.Component):
                 if b == out_sel:
                     m.d.comb += bufs[b].rd_addr.eq(out_rd_addr)
             with m.Else():
-                m.d.comb += bufs[b].rd_addr.eq(ctl_r.src)
-        m.d.comb += [wmem.rd_addr.eq(line[-2].w), wmem.rd_en.eq(1)]
+                m.d.comb += bufs[b].rd_addr.eq(state_issue.src)
+        m.d.comb += [wmem.rd_addr.eq(param_issue.w), wmem.rd_en.eq(1)]
         if has_bias:
-            m.d.comb += [bmem.rd_addr.eq(line[-2].dst), bmem.rd_en.eq(1)]
+            m.d.comb += [bmem.rd_addr.eq(param_issue.dst), bmem.rd_en.eq(1)]
 
         # Stage 1: the perturbation of each read entry, from the RNG output and the latched
         # query; registered next to the memory data.

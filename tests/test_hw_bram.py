@@ -23,18 +23,23 @@ def test_reads_return_the_row_written_with_stalls(depth, bank_depth):
              rng.randrange(-512, 512)) for _ in range(cycles)]
 
     async def bench(ctx):
-        pipeline = []  # expected rows, oldest first, advanced by enabled cycles only
+        # Enabled cycles move a read along: its address is registered, the next enabled cycle
+        # reads the block (seeing memory before that cycle's write), the next one registers it.
+        addr_stage = block_stage = shown = None
+        filled = 0
         for rd_en, rd_addr, wr_en, wr_addr, value in plan:
             ctx.set(dut.rd_en, rd_en)
             ctx.set(dut.rd_addr, rd_addr)
             ctx.set(dut.wr_en, wr_en)
             ctx.set(dut.wr_addr, wr_addr)
             ctx.set(dut.wr_data, value)
-            if len(pipeline) == READ_LATENCY:
-                assert ctx.get(dut.rd_data) == pipeline[0]
+            if filled >= READ_LATENCY:
+                assert ctx.get(dut.rd_data) == shown
             if rd_en:
-                # the read sees memory before this cycle's write
-                pipeline = (pipeline + [model[rd_addr]])[-READ_LATENCY:]
+                shown = block_stage
+                block_stage = None if addr_stage is None else model[addr_stage]
+                addr_stage = rd_addr
+                filled += 1
             if wr_en:
                 model[wr_addr] = value
             await ctx.tick()

@@ -194,3 +194,20 @@ def test_pde_task_refuses_a_config_for_another_problem(tmp_path, capsys):
                "--run-dir", str(tmp_path), "--no-progress"])
     assert rc == 2
     assert "the config solves 'poisson2d', not 'hjb20'" in capsys.readouterr().err
+
+
+def test_shipped_pde_configs_parse_and_hjb20_takes_a_step(tmp_path):
+    from ttzo.train.config import builtin_config, load_config
+
+    for name in ("hjb20", "hjb20_quick", "hjb20_firstorder", "hjb20_firstorder_stein",
+                 "poisson2d", "poisson2d_quick", "poisson2d_firstorder", "heat100",
+                 "heat100_firstorder"):
+        cfg = load_config(builtin_config(name))
+        assert cfg.pinn.problem == name.split("_")[0]
+        assert cfg.forward_only == ("firstorder" not in name)
+    assert load_config(builtin_config("hjb20")).model.params == 1929  # the authors' network
+    run = tmp_path / "hjb"
+    assert main(["train", "hjb20", "--quick", "--run-dir", str(run), "--no-progress",
+                 "--max-steps", "1", "--set", "pinn.test_points=200"]) == 0
+    result = json.loads((run / "result.json").read_text())
+    assert result["forward_queries"] == 20 and result["steps"] == 1

@@ -37,7 +37,7 @@ from ..model.spec import LayerSpec
 
 __all__ = [
     "CoreSchedule", "LayerSchedule", "layer_schedule", "emulate_layer", "LOOP_NAMES",
-    "DRAIN_BETWEEN", "drain_last", "OUT_LATENCY", "rng_latency",
+    "DRAIN_BETWEEN", "drain_last", "OUT_LATENCY", "READ_LATENCY", "rng_latency",
 ]
 
 #: DRAIN cycles between two cores of a layer. After an iteration issued at cycle t the engine
@@ -60,9 +60,13 @@ def drain_last(rng_latency: int) -> int:
     waits for the last write (readable rng_latency + 10 cycles after the last issue)."""
     return rng_latency + 10
 
-#: Cycles of the output streamer beyond one per output beat: block RAM read and bank register
-#: (two), then the streamer's FIFO (write, output register; see ``ttzo.hw.bram.RowStreamer``).
-OUT_LATENCY = 4
+#: Cycles of a banked block RAM read (``ttzo.hw.bram.BankedMemory``): the bank's address
+#: register, the block RAM, the bank's data register.
+READ_LATENCY = 3
+
+#: Cycles of the output streamer beyond one per output beat: the banked read, then the
+#: streamer's FIFO (write, output register; see ``ttzo.hw.bram.RowStreamer``).
+OUT_LATENCY = READ_LATENCY + 2
 
 LOOP_NAMES = ("p", "m", "c", "n_next", "r_next", "a", "n")
 

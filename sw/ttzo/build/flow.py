@@ -43,8 +43,9 @@ QUERY_BATCH = 128
 #: Yosys commands run right after reading the design. Amaranth names a wire for every element
 #: of an array-shaped signal (``s_reg[3]``); Yosys 0.70's ABC9 reintegration maps bits by name
 #: and fails on such names in wide designs ("GetSize(conn.first) == GetSize(conn.second)"), so
-#: they are hidden; the signals themselves keep their names.
-YOSYS_AFTER_READ = "rename -hide w:*[[]*"
+#: they are renamed to plain identifiers (``s_reg_3_``); hiding them (``rename -hide``) works
+#: too, but leaves timing reports with cell names that say nothing about the design.
+YOSYS_AFTER_READ = "rename -unescape w:*[[]*"
 #: Cell types of nextpnr's utilization report, per resource and family.
 _CELLS = {
     "ecp5": {"LUT": "TRELLIS_COMB", "FF": "TRELLIS_FF", "DSP": "MULT18X18D", "BRAM": "DP16KD"},

@@ -1,0 +1,90 @@
+"""Physics-informed training results: one entry per (problem, method) in ``pinn.json``.
+
+Each method is a shipped training config run through ``ttzo train`` (the same code path a user
+takes); runs can be made one at a time and are merged into the result file:
+
+    python benchmarks/pinn.py                      # every (problem, method)
+    python benchmarks/pinn.py --only hjb20:bpfree-sparse-grid --max-steps 800
+    python benchmarks/pinn.py --only hjb20:bpfree-sparse-grid --resume   # continue a run
+
+Methods: ``firstorder-autodiff`` (exact derivatives and gradients), ``firstorder-sparse-grid``
+(back-propagation through the sparse-grid Stein loss), ``bpfree-sparse-grid`` (zeroth-order
+optimizer, Stein derivatives: forward evaluations only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from common import RESULTS, ROOT, write_result
+
+#: (problem, method) -> (config, target relative L2 error or None)
+RUNS = {
+    ("poisson2d", "firstorder-autodiff"): ("poisson2d_firstorder", None),
+    ("poisson2d", "bpfree-sparse-grid"): ("poisson2d", 5e-2),
+    ("hjb20", "firstorder-autodiff"): ("hjb20_firstorder", None),
+    ("hjb20", "firstorder-sparse-grid"): ("hjb20_firstorder_stein", None),
+    ("hjb20", "bpfree-sparse-grid"): ("hjb20", 1e-3),
+}
+
+
+def run_one(problem: str, method: str, run_root: Path, extra: list[str]) -> dict:
+    config, target = RUNS[(problem, method)]
+    run_dir = run_root / f"{problem}-{method}"
+    cmd = [sys.executable, "-m", "ttzo.cli", "train", problem, "--config",
+           f"sw/ttzo/configs/{config}.toml", "--run-dir", str(run_dir), "--no-progress", *extra]
+    if "--resume" not in extra:
+        cmd.append("--overwrite")
+    print("$", shlex.join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    result = json.loads((ROOT / run_dir / "result.json").read_text())
+    entry = {
+        "problem": problem, "method": method, "config": config,
+        "rel_l2": result["test_rel_l2"], "forward_queries": result["forward_queries"],
+        "wall_time_s": result["wall_time_s"], "forward_only": result["forward_only"],
+        "steps": result["steps"], "finished": result["finished"],
+        "derivatives": result["derivatives"], "params_tt": result["params_tt"],
+        "params_dense": result["params_dense"], "run_dir": str(run_dir),
+        "command": "ttzo " + " ".join(cmd[cmd.index("train"):]),
+        "target_rel_l2": target,
+    }
+    if target is not None:
+        entry["met"] = bool(entry["rel_l2"] is not None and entry["rel_l2"] <= target)
+    return entry
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", action="append", metavar="PROBLEM:METHOD",
+                        help=f"run these only (of {', '.join(':'.join(k) for k in RUNS)})")
+    parser.add_argument("--run-root", default="runs/pinn", help="where the run folders go")
+    parser.add_argument("--max-steps", type=int, help="stop each run after this many steps")
+    parser.add_argument("--resume", action="store_true", help="continue the runs")
+    args = parser.parse_args()
+    chosen = [tuple(s.split(":", 1)) for s in args.only] if args.only else list(RUNS)
+    unknown = [c for c in chosen if c not in RUNS]
+    if unknown:
+        parser.error(f"unknown runs {unknown}; known: {list(RUNS)}")
+    extra = (["--max-steps", str(args.max_steps)] if args.max_steps else []) + (
+        ["--resume"] if args.resume else [])
+    path = RESULTS / "pinn.json"
+    for problem, method in chosen:
+        entry = run_one(problem, method, Path(args.run_root), extra)
+        # re-read before writing: runs of other invocations may have finished meanwhile
+        previous = json.loads(path.read_text())["entries"] if path.exists() else []
+        entries = {(e["problem"], e["method"]): e for e in previous}
+        entries[(problem, method)] = entry
+        write_result("pinn", {"command": "python benchmarks/pinn.py [--only PROBLEM:METHOD ...]",
+                              "entries": [entries[k] for k in RUNS if k in entries]})
+        print(f"{problem} {method}: relative L2 {entry['rel_l2']:.3e}, "
+              f"{entry['forward_queries']:,} queries, {entry['wall_time_s']:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
