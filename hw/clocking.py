@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
+from amaranth.hdl import ClockDomain, ClockSignal, Const, Elaboratable, Instance, Module, Signal
 from amaranth.lib.cdc import ResetSynchronizer
 
-__all__ = ["PLLSetting", "ecp5_pll", "ice40_pll", "ClockGenerator"]
+__all__ = ["PLLSetting", "ecp5_pll", "ice40_pll", "ClockGenerator", "sync_domain"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,9 @@ def ice40_pll(f_in: float, f_out: float) -> PLLSetting:
 
 
 class ClockGenerator(Elaboratable):
-    """Creates the ``sync`` domain at ``frequency`` from the platform's default clock.
+    """Drives the ``sync`` domain's clock and reset at ``frequency`` from the platform's default
+    clock. The domain itself belongs to the design's top (:func:`sync_domain`): Amaranth 0.6
+    no longer lets a submodule define a domain for its parents.
 
     Parameters
     ----------
@@ -119,18 +121,14 @@ class ClockGenerator(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        # Asynchronous reset (released synchronously by the ResetSynchronizer): the reset net
-        # reaches every flip-flop, and as a synchronous reset it would be a timed path with a
-        # fanout of tens of thousands.
-        m.domains.sync = cd_sync = ClockDomain("sync", async_reset=True)
         f_in = platform.default_clk_frequency
         name = platform.default_clk
         self.plan(platform)
         if self.setting is None:
+            # the oscillator's pin carries the board's clock constraint
             clk = platform.request(name, dir="i")
-            m.d.comb += cd_sync.clk.eq(clk.i)
-            platform.add_clock_constraint(cd_sync.clk, f_in)
-            m.submodules.reset_sync = ResetSynchronizer(0, domain="sync")
+            m.d.comb += ClockSignal("sync").eq(clk.i)
+            m.submodules.reset_sync = ResetSynchronizer(Const(0), domain="sync")
             return m
         locked = Signal()
         if str(platform.family).lower() == "ecp5":
@@ -150,7 +148,7 @@ class ClockGenerator(Elaboratable):
                 i_CLKI=clk.i, i_CLKFB=ClockSignal("sync"), i_RST=0, i_STDBY=0,
                 i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1,
                 i_PLLWAKESYNC=0, i_ENCLKOP=0,
-                o_CLKOP=cd_sync.clk, o_LOCK=locked,
+                o_CLKOP=ClockSignal("sync"), o_LOCK=locked,
             )
         else:
             pad = platform.request(name, dir="-")
@@ -160,9 +158,19 @@ class ClockGenerator(Elaboratable):
                 p_FEEDBACK_PATH="SIMPLE", p_DIVR=p["DIVR"], p_DIVF=p["DIVF"], p_DIVQ=p["DIVQ"],
                 p_FILTER_RANGE=p["FILTER_RANGE"],
                 io_PACKAGEPIN=pad.io, i_RESETB=1, i_BYPASS=0,
-                o_PLLOUTGLOBAL=cd_sync.clk, o_LOCK=locked,
+                o_PLLOUTGLOBAL=ClockSignal("sync"), o_LOCK=locked,
             )
         # nextpnr derives the output clock's constraint from the PLL parameters (an explicit
         # constraint would name a net that synthesis renames).
         m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
         return m
+
+
+def sync_domain() -> ClockDomain:
+    """The ``sync`` domain of a board top, with an asynchronous reset.
+
+    The reset is released synchronously (:class:`ClockGenerator`'s ResetSynchronizer): it
+    reaches every flip-flop, and as a synchronous reset it would be a timed path with a fanout
+    of tens of thousands.
+    """
+    return ClockDomain("sync", async_reset=True)

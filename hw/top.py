@@ -13,7 +13,7 @@ from amaranth.lib import wiring
 from ttzo.device.config import DeviceConfig
 
 from .accelerator import Accelerator
-from .clocking import ClockGenerator
+from .clocking import ClockGenerator, sync_domain
 from .uart import UARTRx, UARTTx, uart_divisor
 
 __all__ = ["BoardTop"]
@@ -47,6 +47,7 @@ class BoardTop(Elaboratable):
         from dataclasses import replace
 
         m = Module()
+        m.domains.sync = sync_domain()
         m.submodules.clock = self.clock
         achieved = self.clock.plan(platform)
         divisor = uart_divisor(achieved, self.baud)

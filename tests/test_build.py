@@ -47,6 +47,25 @@ def test_unreachable_clock_is_named():
         ecp5_pll(25e6, 900e6)
 
 
+@pytest.mark.parametrize("board_name, clock_hz, pll", [
+    ("ulx3s-85f", 25e6, None), ("ulx3s-85f", 50e6, "EHXPLLL"),
+    ("icebreaker", 12e6, None), ("icebreaker", 20e6, "SB_PLL40_PAD"),
+])
+def test_board_top_elaborates_with_and_without_pll(board_name, clock_hz, pll, recwarn):
+    """The oscillator's own frequency needs no PLL; the top defines the sync domain itself."""
+    from ttzo.hw.top import BoardTop
+
+    board = get_board(board_name)
+    config = DeviceConfig(model("icebreaker-tiny"), lanes=1, input_groups=1, max_directions=0,
+                          max_data=256)
+    top = BoardTop(config, clock_hz, 115200, board.device.bram_shapes)
+    rtl = board.platform().prepare(top, name="t").files["t.il"]
+    for name in ("EHXPLLL", "SB_PLL40_PAD"):
+        assert (name in rtl) == (name == pll)
+    assert top.clock.achieved == pytest.approx(clock_hz, rel=0.01)
+    assert not [w for w in recwarn if "domain" in str(w.message).lower()]
+
+
 def test_build_script_steps_are_synth_pnr_pack():
     script = "\n".join([
         '"$YOSYS" -q -l top.rpt top.ys',
