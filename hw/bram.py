@@ -8,8 +8,11 @@ MNIST accelerator that single net took 12.7 ns to route). :class:`BankedMemory` 
 in depth into banks of ``bank_depth`` rows (one block deep each), gives every bank its own read
 address register (loaded only by addresses in that bank, so synthesis cannot merge the copies),
 registers every bank's read data in the fabric next to its blocks, and selects the bank only in
-the following cycle. Reads therefore take three cycles; the golden twin is a plain array read
-three cycles later.
+the following cycle. Writes are registered the same way (an address and enable register per
+bank, one shared data register). Reads therefore take three cycles, and a write reaches the
+blocks one cycle after it is presented; the golden twin is a plain array read three cycles
+later whose block access (the second of the three cycles) sees the writes presented at least
+two cycles before it.
 """
 
 from __future__ import annotations
@@ -54,7 +57,8 @@ class BankedMemory(wiring.Component):
     wr_addr : In(range(depth))
     wr_data : In(shape)
     wr_en : In(1)
-        Writes are not visible to a read of the same row issued in the same cycle.
+        A write reaches the blocks one cycle after it is presented; a read sees it if its block
+        access (the enabled cycle after its address) comes at least two cycles later.
     """
 
     def __init__(self, shape, depth: int, block_shapes: tuple[tuple[int, int], ...] | None = None,
@@ -87,6 +91,9 @@ class BankedMemory(wiring.Component):
         bank_sel = Signal(range(max(2, self.banks)))
         held = []
         high = self.rd_addr[low_bits:]
+        wr_high = self.wr_addr[low_bits:]
+        wr_data_q = Signal(self.shape, name="wr_data_q")  # shared: each bit reaches one column
+        m.d.sync += wr_data_q.eq(self.wr_data)
         for b, rows in enumerate(self.bank_depths()):
             mem = Memory(shape=self.shape, depth=rows, init=[])
             m.submodules[f"bank{b}"] = mem
@@ -97,12 +104,20 @@ class BankedMemory(wiring.Component):
             if low_bits:
                 with m.If(self.rd_en & ((high == b) if self.banks > 1 else 1)):
                     m.d.sync += addr_q.eq(self.rd_addr[:low_bits])
+            # The write address and enable, registered per bank like the read address.
+            wr_hit = self.wr_en & ((wr_high == b) if self.banks > 1 else 1)
+            wr_addr_q = Signal(max(1, low_bits), name=f"bank{b}_wr_addr")
+            wr_en_q = Signal(name=f"bank{b}_wr_en")
+            m.d.sync += wr_en_q.eq(wr_hit)
+            if low_bits:
+                with m.If(wr_hit):
+                    m.d.sync += wr_addr_q.eq(self.wr_addr[:low_bits])
             m.d.comb += [
                 rd.addr.eq(addr_q if low_bits else 0),
                 rd.en.eq(self.rd_en),
-                wr.addr.eq(self.wr_addr[:low_bits] if low_bits else 0),
-                wr.data.eq(self.wr_data),
-                wr.en.eq(self.wr_en & (self.wr_addr[low_bits:] == b if self.banks > 1 else 1)),
+                wr.addr.eq(wr_addr_q if low_bits else 0),
+                wr.data.eq(wr_data_q),
+                wr.en.eq(wr_en_q),
             ]
             reg = Signal(self.shape, name=f"bank{b}_q")
             with m.If(self.rd_en):

@@ -27,6 +27,7 @@ def test_reads_return_the_row_written_with_stalls(depth, bank_depth):
         # reads the block (seeing memory before that cycle's write), the next one registers it.
         addr_stage = block_stage = shown = None
         filled = 0
+        pending_write = None  # a write reaches the blocks one cycle after it is presented
         for rd_en, rd_addr, wr_en, wr_addr, value in plan:
             ctx.set(dut.rd_en, rd_en)
             ctx.set(dut.rd_addr, rd_addr)
@@ -40,8 +41,9 @@ def test_reads_return_the_row_written_with_stalls(depth, bank_depth):
                 block_stage = None if addr_stage is None else model[addr_stage]
                 addr_stage = rd_addr
                 filled += 1
-            if wr_en:
-                model[wr_addr] = value
+            if pending_write is not None:
+                model[pending_write[0]] = pending_write[1]
+            pending_write = (wr_addr, value) if wr_en else None
             await ctx.tick()
 
     sim = Simulator(dut)

@@ -40,12 +40,13 @@ __all__ = [
     "DRAIN_BETWEEN", "drain_last", "OUT_LATENCY", "READ_LATENCY", "rng_latency",
 ]
 
-#: DRAIN cycles between two cores of a layer. After an iteration issued at cycle t the engine
-#: reads memory at t + rng_latency + 1 (addresses wait for the RNG and the perturbation) and a
-#: finished sum is readable from t + rng_latency + 10 (multiply, accumulate, bias, rounding,
-#: saturation each in its own cycle), so the next core's first (equally delayed) read may issue
-#: 8 cycles after the last one; one cycle of margin.
-DRAIN_BETWEEN = 9
+#: DRAIN cycles between two cores of a layer. After an iteration issued at cycle t the engine's
+#: block RAMs are read at t + rng_latency + 1 (addresses wait for the RNG and the perturbation)
+#: and a finished sum reaches them (through the banks' write registers) readable from
+#: t + rng_latency + 11 (multiply, accumulate, bias, rounding, saturation each in its own
+#: cycle), so the next core's first (equally delayed) read may come 9 cycles after the last one;
+#: one cycle of margin.
+DRAIN_BETWEEN = 10
 
 
 def rng_latency(stage_ops: int = 1, rounds: int = 13) -> int:
@@ -57,7 +58,8 @@ def rng_latency(stage_ops: int = 1, rounds: int = 13) -> int:
 
 def drain_last(rng_latency: int) -> int:
     """DRAIN cycles after a layer's last core: the output streamer reads without delay, so it
-    waits for the last write (readable rng_latency + 10 cycles after the last issue)."""
+    waits for the last write (in the block RAM rng_latency + 11 cycles after the last issue;
+    the streamer's first block access comes one cycle after its first address)."""
     return rng_latency + 10
 
 #: Cycles of a banked block RAM read (``ttzo.hw.bram.BankedMemory``): the bank's address
