@@ -211,3 +211,18 @@ def test_shipped_pde_configs_parse_and_hjb20_takes_a_step(tmp_path):
                  "--max-steps", "1", "--set", "pinn.test_points=200"]) == 0
     result = json.loads((run / "result.json").read_text())
     assert result["forward_queries"] == 20 and result["steps"] == 1
+
+
+def test_zero_output_layer_starts_from_the_ansatz():
+    settings = PinnSettings(problem="hjb5", pool=20, val_points=4, test_points=50,
+                            zero_output_layer=True)
+    net, _ = small_net(get_problem("hjb5"))
+    task = PDETask(net.model, settings, seed=0)
+    theta = task.init_params(np.random.default_rng(0))
+    x = task.x_test
+    np.testing.assert_allclose(task.predict(theta, x), x[:, :5].sum(axis=1))  # NN = 0
+    assert np.count_nonzero(theta) > 0  # the hidden layers keep their random start
+    # with NN = 0 the error is that of 1 - t against the solution, computed independently
+    exact = x[:, :5].sum(axis=1) + 1 - x[:, 5]
+    assert task.evaluate(theta)["test_rel_l2"] == pytest.approx(
+        np.linalg.norm(1 - x[:, 5]) / np.linalg.norm(exact))

@@ -54,6 +54,11 @@ class PinnSettings:
         Points of the validation loss (drives the plateau test).
     test_points : int
         Uniform points of the relative L2 error.
+    zero_output_layer : bool
+        Start the output layer (weight and bias) at zero, so that training starts from the
+        ansatz's own function (``NN = 0``) instead of a random one. With a zeroth-order
+        optimizer every random feature of the initial network is a direction it must find and
+        undo; starting flat removes them.
     """
 
     problem: str
@@ -64,6 +69,7 @@ class PinnSettings:
     pool: int = 100_000
     val_points: int = 200
     test_points: int = 10_000
+    zero_output_layer: bool = False
 
     def __post_init__(self) -> None:
         get_problem(self.problem)
@@ -139,7 +145,13 @@ class PDETask:
                                    self.problem.space)
 
     def init_params(self, rng: np.random.Generator) -> np.ndarray:
-        return self.model.init_params(rng)
+        theta = self.model.init_params(rng)
+        if self.settings.zero_output_layer:
+            last = len(self.model.spec.layers) - 1
+            for block in self.model.blocks:
+                if block.layer == last:
+                    theta[block.offset : block.offset + block.size] = 0.0
+        return theta
 
     def _objective(self, x: np.ndarray, boundary: list[BoundaryBatch], key: int):
         if self.settings.derivatives == "autodiff":
