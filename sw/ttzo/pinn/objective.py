@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import autograd.numpy as anp
 import numpy as np
-from autograd import elementwise_grad, grad, value_and_grad
+from autograd import elementwise_grad, value_and_grad
 
 from ..zo.objective import Objective
 from .network import PinnNetwork
@@ -108,14 +108,13 @@ class SteinPinnObjective(_PinnObjective):
     def gradient(self, theta: np.ndarray) -> tuple[np.ndarray, float]:
         """Back-propagated gradient of the Stein-estimated loss, and the loss."""
         values, boundary_u = self._values(theta)
-        loss = float(self._loss_of_values(values, boundary_u))
-        g_values = grad(self._loss_of_values, 0)(values, boundary_u)
+        # d loss / d u at every stencil and boundary point (autograd handles the tuple)
+        loss, (g_values, g_boundary) = value_and_grad(
+            lambda vb: self._loss_of_values(*vb))((values, boundary_u))
         total = self.net.vjp(theta, self._points, g_values.reshape(-1))
-        if self.boundary:
-            g_boundary = grad(self._loss_of_values, 1)(values, boundary_u)
-            for batch, g_b in zip(self.boundary, g_boundary):
-                total += self.net.vjp(theta, batch.x, g_b)
-        return total, loss
+        for batch, g_b in zip(self.boundary, g_boundary):
+            total += self.net.vjp(theta, batch.x, g_b)
+        return total, float(loss)
 
 
 class AutodiffPinnObjective(_PinnObjective):
