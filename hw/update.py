@@ -101,12 +101,16 @@ class UpdateUnit(wiring.Component):
         acc_width = self.coef_width + 8 + self.max_directions.bit_length()
         acc = Signal(signed(acc_width))
 
-        # RNG requests for the current item, seed q on the q-th cycle of ISSUE.
+        # RNG requests for the current item, seed q on the q-th cycle of ISSUE. The seed is
+        # selected from the table a cycle ahead into a register: the table multiplexer and the
+        # RNG's first adder never share a cycle.
         seeds = cfg.seeds
+        seed_q = Signal(32)
+        next_seed = Signal(range(max(2, self.max_directions)))
         m.d.comb += [
             rng.i_stream.valid.eq(state == _State.ISSUE),
             rng.i_stream.payload.index.eq(item.index),
-            rng.i_stream.payload.seed.eq(seeds[issued]),
+            rng.i_stream.payload.seed.eq(seed_q),
             rng.o_stream.ready.eq(1),
         ]
         # Each returning direction gives c_q * u_q (u: +-1, or g with two fraction bits), which
@@ -146,12 +150,14 @@ class UpdateUnit(wiring.Component):
                 m.d.comb += self.i_stream.ready.eq(1)
                 with m.If(self.i_stream.valid):
                     m.d.sync += [item.eq(self.i_stream.payload), issued.eq(0), received.eq(0),
-                                 summed.eq(0), acc.eq(0)]
+                                 summed.eq(0), acc.eq(0), seed_q.eq(seeds[0]),
+                                 next_seed.eq(1)]
                     m.d.sync += state.eq(Mux(cfg.count == 0, _State.EMIT, _State.ISSUE))
             with m.Case(_State.ISSUE):
                 with m.If(issued == cfg.count - 1):
                     m.d.sync += state.eq(_State.WAIT)
-                m.d.sync += issued.eq(issued + 1)
+                m.d.sync += [issued.eq(issued + 1), seed_q.eq(seeds[next_seed]),
+                             next_seed.eq(next_seed + 1)]
             with m.Case(_State.WAIT):
                 with m.If(summed == cfg.count):
                     m.d.sync += [acc_half.eq(acc + half), state.eq(_State.SHIFT)]

@@ -14,11 +14,13 @@ from ttzo.golden.perturb import apply_update
 from ttzo.hw.update import UpdateUnit, update_config_layout, update_item_layout
 
 
-@pytest.mark.parametrize("kind,count,frac", [("gauss", 5, 3), ("rademacher", 3, 0),
-                                             ("gauss", 1, 0), ("rademacher", 8, 6)])
-def test_update_unit_matches_golden(kind, count, frac):
+@pytest.mark.parametrize("kind,count,frac,tables", [
+    ("gauss", 5, 3, 8), ("rademacher", 3, 0, 8), ("gauss", 1, 0, 8), ("rademacher", 8, 6, 8),
+    ("gauss", 1, 2, 1),  # a one-entry table: the seed looked up ahead wraps around
+])
+def test_update_unit_matches_golden(kind, count, frac, tables):
     rng = np.random.default_rng(count * 7 + frac)
-    dut = UpdateUnit(weight_width=8, bias_width=16, max_directions=8, coef_width=16,
+    dut = UpdateUnit(weight_width=8, bias_width=16, max_directions=tables, coef_width=16,
                      index_width=16)
     n = 40
     bias = rng.integers(0, 2, n)
@@ -29,9 +31,9 @@ def test_update_unit_matches_golden(kind, count, frac):
     coefs = [int(c) for c in rng.integers(-3000, 3000, count)]
     expected = apply_update(theta.copy(), kind, seeds, coefs, frac, widths)
     shift = frac + (2 if kind == "gauss" else 0)
-    config = update_config_layout(8, 16).const({
+    config = update_config_layout(tables, 16).const({
         "gauss": int(kind == "gauss"), "count": count, "shift": shift,
-        "seeds": seeds + [0] * (8 - count), "coefs": coefs + [0] * (8 - count)})
+        "seeds": seeds + [0] * (tables - count), "coefs": coefs + [0] * (tables - count)})
     layout = update_item_layout(16, 16)
     items = [layout.const({"index": i, "value": int(theta[i]), "bias": int(bias[i])})
              for i in range(n)]
