@@ -295,7 +295,10 @@ def pinn_section() -> list[str]:
         "Relative L2 error of the network's solution on 10,000 uniform test points. Forward "
         "queries are loss evaluations (a first-order step counts one); each query evaluates "
         "the network at every stencil point of its collocation batch (925 per point for the "
-        "21-D sparse grid, 13 in 2-D).", "",
+        "21-D sparse grid, 13 in 2-D). Wall times are single runs; these runs were made while "
+        "bitstream builds and the other runs shared the two cores, so they are upper bounds. "
+        "All HJB runs start from the same network with a zero output layer (`docs/pinn.md`).",
+        "",
         "| problem | method | rel. L2 error | target | steps | forward queries | wall time "
         "| forward only |",
         "|---|---|---:|---|---:|---:|---:|---|",
