@@ -193,10 +193,11 @@ class Accelerator(wiring.Component):
         m.submodules.feeder = feeder = RowStreamer(lanes_layout(nm.input.width, lanes),
                                                    len(inputs.rd_addr), in_beats)
         feed_start = Signal()
+        feed_count = Signal(range(in_beats + 1))  # EVAL's rows, registered in PREPARE
         m.d.comb += [
             inputs.rd_addr.eq(feeder.rd_addr), inputs.rd_en.eq(1),
             feeder.rd_data.eq(inputs.rd_data), feeder.start.eq(feed_start),
-            feeder.count.eq(hdr.count * in_feat),
+            feeder.count.eq(feed_count),
         ]
         wiring.connect(m, feeder.o_stream, engine.i_stream)
         pert = engine.perturb
@@ -205,6 +206,7 @@ class Accelerator(wiring.Component):
             pert.mu.eq(hdr.mu), pert.seed.eq(hdr.seed), pert.index.eq(hdr.addr),
         ]
         out_last = Signal(range(self.input_groups * out_feat + 1))  # index of the last beat
+        eval_last = Signal.like(out_last)  # the same, computed in PREPARE
         out_beats = Signal.like(out_last)
         out_reg = Signal(8 * out_beat_bytes)
         out_pos = Signal(range(out_beat_bytes + 1))
@@ -276,10 +278,14 @@ class Accelerator(wiring.Component):
                         m.next = "PREPARE"
 
             with m.State("PREPARE"):
+                # Products of header fields are registered here, never used combinationally
+                # (a multiplier feeding the feeder's start logic was a critical path).
                 m.d.sync += [end_addr.eq(hdr.addr + hdr.count),
                              len_params.eq(PARAM_BYTES * hdr.count),
                              len_beats.eq(beat_bytes * hdr.count),
-                             len_update.eq(6 * hdr.count)]
+                             len_update.eq(6 * hdr.count),
+                             feed_count.eq(hdr.count * in_feat),
+                             eval_last.eq(hdr.count * out_feat - 1)]
                 m.next = "VALIDATE"
 
             # The argument checks (adds, compares) are registered before they steer the FSM.
@@ -403,7 +409,7 @@ class Accelerator(wiring.Component):
                             m.next = "READ_ADDR"
                         with m.Else():
                             m.d.comb += feed_start.eq(1)
-                            m.d.sync += [out_last.eq(hdr.count * out_feat - 1), out_beats.eq(0),
+                            m.d.sync += [out_last.eq(eval_last), out_beats.eq(0),
                                          out_full.eq(0), out_pos.eq(0)]
                             m.next = "EVAL"
 
