@@ -311,6 +311,10 @@ def pinn_section() -> list[str]:
             f"| {e['problem']} | {_PINN_METHODS.get(e['method'], e['method'])} | "
             f"{_sci(e['rel_l2'])} | {verdict} | {e['steps']:,} | {e['forward_queries']:,} | "
             f"{e['wall_time_s'] / 60:.1f} min | {'yes' if e['forward_only'] else 'no'} |")
+    for image, caption in (("hjb20_bpfree_curve.png", "BP-free HJB-20d training curve"),
+                           ("poisson2d_bpfree_slice.png", "BP-free Poisson-2D solution and error")):
+        if (ROOT / "docs" / "img" / image).is_file():
+            lines += ["", f"![{caption}](img/{image})"]
     lines += ["", "Commands (one `ttzo train` per row, run by `python benchmarks/pinn.py`):", ""]
     lines += [f"- `{e['command']}`" for e in r["entries"]]
     lines += ["", f"({r['date']}; {_machine(r)})", ""]
