@@ -17,7 +17,7 @@ Data flow of the commands::
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -279,13 +279,15 @@ class Accelerator(wiring.Component):
 
             with m.State("PREPARE"):
                 # Products of header fields are registered here, never used combinationally
-                # (a multiplier feeding the feeder's start logic was a critical path).
+                # (a multiplier feeding the feeder's start logic was a critical path). They are
+                # shift-and-add in the fabric: a DSP block, far from the executor, put two long
+                # routes around its own delay.
                 m.d.sync += [end_addr.eq(hdr.addr + hdr.count),
-                             len_params.eq(PARAM_BYTES * hdr.count),
-                             len_beats.eq(beat_bytes * hdr.count),
-                             len_update.eq(6 * hdr.count),
-                             feed_count.eq(hdr.count * in_feat),
-                             eval_last.eq(hdr.count * out_feat - 1)]
+                             len_params.eq(_times(hdr.count, PARAM_BYTES)),
+                             len_beats.eq(_times(hdr.count, beat_bytes)),
+                             len_update.eq(_times(hdr.count, 6)),
+                             feed_count.eq(_times(hdr.count, in_feat)),
+                             eval_last.eq(_times(hdr.count, out_feat) - 1)]
                 m.next = "VALIDATE"
 
             # The argument checks (adds, compares) are registered before they steer the FSM.
@@ -468,3 +470,17 @@ class Accelerator(wiring.Component):
                     m.d.sync += last_seq.eq(Cat(r_seq, Const(1, 1)))
                 m.next = "IDLE"
         return m
+
+
+def _times(value: Value, factor: int) -> Value:
+    """``value * factor`` for a constant ``factor`` as a sum of shifted copies of ``value`` (one
+    per set bit), so that synthesis builds adders instead of taking a multiplier block."""
+    if factor < 0:
+        raise ValueError(f"factor must not be negative, not {factor!r}")
+    terms = [value << bit for bit in range(factor.bit_length()) if factor >> bit & 1]
+    if not terms:
+        return Const(0)
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total

@@ -86,9 +86,8 @@ def test_too_big_model_names_the_exceeded_resources(capsys):
 def test_estimate_cli_json_and_errors(capsys):
     assert main(["estimate", "--model", "mnist-paper", "--lanes", "8", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    # the whole accelerator: engine lanes, perturbation products, the update unit's product and
-    # the executor's constant products (as in the MNIST build: 40 at 16 lanes)
-    assert out["fits"] and out["lanes"] == 8 and out["used"]["DSP"] == 2 * (8 + 2) + 1 + 3
+    # the whole accelerator: engine lanes, perturbation products and the update unit's product
+    assert out["fits"] and out["lanes"] == 8 and out["used"]["DSP"] == 2 * (8 + 2) + 1
     names = {m["memory"] for m in out["memories"]}
     assert {"buffer0", "weights", "inputs", "theta", "frame"} <= names
     assert main(["estimate", "--board", "arty"]) == 2

@@ -224,3 +224,25 @@ def test_device_without_update_unit_updates_through_the_host(make_link):
         device.read_params(), apply_update(theta, "rademacher", [3, 4], [700, -900], 5, widths))
     with pytest.raises(DeviceError, match="UPDATE.*BAD_OPCODE"):
         device._transact(Opcode.UPDATE, flags=0, shift=1, count=0)
+
+
+@pytest.mark.parametrize("factor", [0, 1, 2, 6, 10, 16, 784])
+def test_constant_products_are_exact(factor):
+    """The executor's shift-and-add products equal the integer product for every 10-bit value."""
+    from amaranth.hdl import Module, Signal
+    from amaranth.sim import Simulator
+
+    from ttzo.hw.accelerator import _times
+
+    m = Module()
+    value, product = Signal(10), Signal(24)
+    m.d.comb += product.eq(_times(value, factor))
+
+    async def bench(ctx):
+        for v in (0, 1, 3, 511, 1023):
+            ctx.set(value, v)
+            assert ctx.get(product) == v * factor
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()

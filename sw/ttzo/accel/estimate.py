@@ -175,9 +175,9 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
                          "blocks": blocks})
         used["LUT"] += _LUT_SYSTEM + _LUT_PER_DIRECTION * config.max_directions
         used["FF"] += _FF_SYSTEM + _FF_PER_DIRECTION * config.max_directions
-        # the update unit's coefficient product; on ECP5 Yosys also maps the executor's three
-        # constant products (groups x features, lengths) to multipliers
-        used["DSP"] += int(config.max_directions > 0) + (3 if device.name == "ulx3s-85f" else 0)
+        # the update unit's coefficient product (the executor's constant products are
+        # shift-and-add in the fabric)
+        used["DSP"] += int(config.max_directions > 0)
     used["BRAM"] = sum(m["blocks"] for m in mems)
     available = {"LUT": device.luts, "FF": device.ffs, "DSP": device.dsps, "BRAM": device.brams}
     interval = max(cycles)
