@@ -477,10 +477,5 @@ def _times(value: Value, factor: int) -> Value:
     per set bit), so that synthesis builds adders instead of taking a multiplier block."""
     if factor < 0:
         raise ValueError(f"factor must not be negative, not {factor!r}")
-    terms = [value << bit for bit in range(factor.bit_length()) if factor >> bit & 1]
-    if not terms:
-        return Const(0)
-    total = terms[0]
-    for term in terms[1:]:
-        total = total + term
-    return total
+    return sum((value << bit for bit in range(factor.bit_length()) if factor >> bit & 1),
+               Const(0))

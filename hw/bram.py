@@ -29,7 +29,6 @@ from ttzo.accel.schedule import READ_LATENCY  # cycles from a read address to it
 __all__ = ["BankedMemory", "RowStreamer", "READ_LATENCY"]
 
 
-
 class BankedMemory(wiring.Component):
     """A ``depth``-row memory in banks of ``bank_depth`` rows, read with three cycles of latency.
 
@@ -85,6 +84,15 @@ class BankedMemory(wiring.Component):
         full, rest = divmod(self.depth, self.bank_depth)
         return [self.bank_depth] * full + ([rest] if rest else [])
 
+    @staticmethod
+    def _bank_register(m: Module, name: str, low_bits: int, load, addr) -> Signal:
+        """A row-address register of one bank, loaded with ``addr``'s low bits when ``load``."""
+        reg = Signal(max(1, low_bits), name=name)
+        if low_bits:
+            with m.If(load):
+                m.d.sync += reg.eq(addr[:low_bits])
+        return reg
+
     def elaborate(self, platform):
         m = Module()
         low_bits = (self.bank_depth - 1).bit_length()
@@ -98,24 +106,20 @@ class BankedMemory(wiring.Component):
             mem = Memory(shape=self.shape, depth=rows, init=[])
             m.submodules[f"bank{b}"] = mem
             rd, wr = mem.read_port(), mem.write_port()
-            # The bank's own copy of the row address, placed beside its blocks. It loads only
-            # addresses of this bank (its stale row is read otherwise, and not selected).
-            addr_q = Signal(max(1, low_bits), name=f"bank{b}_addr")
-            if low_bits:
-                with m.If(self.rd_en & ((high == b) if self.banks > 1 else 1)):
-                    m.d.sync += addr_q.eq(self.rd_addr[:low_bits])
-            # The write address and enable, registered per bank like the read address.
+            # The bank's own copies of the read and write row addresses, placed beside its
+            # blocks; each loads only addresses of this bank (otherwise a stale row is read, and
+            # not selected), so synthesis cannot merge the copies of different banks.
+            rd_hit = self.rd_en & ((high == b) if self.banks > 1 else 1)
             wr_hit = self.wr_en & ((wr_high == b) if self.banks > 1 else 1)
-            wr_addr_q = Signal(max(1, low_bits), name=f"bank{b}_wr_addr")
+            addr_q = self._bank_register(m, f"bank{b}_addr", low_bits, rd_hit, self.rd_addr)
+            wr_addr_q = self._bank_register(m, f"bank{b}_wr_addr", low_bits, wr_hit,
+                                            self.wr_addr)
             wr_en_q = Signal(name=f"bank{b}_wr_en")
             m.d.sync += wr_en_q.eq(wr_hit)
-            if low_bits:
-                with m.If(wr_hit):
-                    m.d.sync += wr_addr_q.eq(self.wr_addr[:low_bits])
             m.d.comb += [
-                rd.addr.eq(addr_q if low_bits else 0),
+                rd.addr.eq(addr_q),
                 rd.en.eq(self.rd_en),
-                wr.addr.eq(wr_addr_q if low_bits else 0),
+                wr.addr.eq(wr_addr_q),
                 wr.data.eq(wr_data_q),
                 wr.en.eq(wr_en_q),
             ]

@@ -106,6 +106,7 @@ class UpdateUnit(wiring.Component):
         # RNG's first adder never share a cycle.
         seeds = cfg.seeds
         seed_q = Signal(32)
+        # issued + 1, kept in a register so that no adder sits before the table multiplexer
         next_seed = Signal(range(max(2, self.max_directions)))
         m.d.comb += [
             rng.i_stream.valid.eq(state == _State.ISSUE),

@@ -78,9 +78,7 @@ def test_stein_and_autodiff_gradients_match_finite_differences(name, rng):
     problem = get_problem(name)
     net, theta = small_net(problem)
     x = problem.domain.sample(rng, 5)
-    boundary = [BoundaryBatch(bc.sample(rng, 4), None, bc.weight) for bc in problem.boundary]
-    boundary = [BoundaryBatch(b.x, bc.value(b.x), b.weight)
-                for b, bc in zip(boundary, problem.boundary)]
+    boundary = [BoundaryBatch.of(bc, bc.sample(rng, 4)) for bc in problem.boundary]
     objectives = [SteinPinnObjective(net, sparse_grid_stencil(problem.dim, problem.sigma, 3,
                                                               problem.space), x, boundary),
                   AutodiffPinnObjective(net, x, boundary)]

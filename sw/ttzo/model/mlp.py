@@ -59,11 +59,10 @@ class LayerParams:
 
     def matvec(self, x: np.ndarray) -> np.ndarray:
         """``x @ W.T`` by the cheaper of contraction and reconstruction."""
-        if self.cores is None or self.dense_products:
-            return x @ self.dense_weight().T
-        if choose_forward_method(self.spec.tt, x.shape[0]) == "contract":
+        if (self.cores is not None and not self.dense_products
+                and choose_forward_method(self.spec.tt, x.shape[0]) == "contract"):
             return tt_forward(self.cores, x)
-        return x @ tt_to_dense(self.cores).T
+        return x @ self.dense_weight().T
 
     def affine(self, x: np.ndarray) -> np.ndarray:
         z = self.matvec(x)

@@ -7,6 +7,7 @@ import numpy as np
 from autograd import elementwise_grad
 
 from ..model.mlp import TTMLP
+from ..tt.contract import tt_to_dense
 from .problem import PDEProblem
 
 __all__ = ["PinnNetwork"]
@@ -80,29 +81,11 @@ class PinnNetwork:
         """``u`` written in :mod:`autograd.numpy` (dense weights rebuilt from the TT cores), so
         that autograd can differentiate it in ``x`` and ``theta``; small batches only."""
         h = x
-        for params, layer in zip(self._traced_layers(theta), self.model.spec.layers):
-            weight, bias = params
+        for params in self.model.unpack(theta):  # views of theta, traced like any slice
+            weight = (params.weight if params.cores is None
+                      else tt_to_dense(params.cores, xp=anp))
             h = h @ weight.T
-            if bias is not None:
-                h = h + bias
-            h = _TRACED_ACTIVATIONS[layer.activation](h)
+            if params.bias is not None:
+                h = h + params.bias
+            h = _TRACED_ACTIVATIONS[params.spec.activation](h)
         return self.problem.solution(x, h[:, 0])
-
-    def _traced_layers(self, theta):
-        from ..tt.contract import tt_to_dense
-
-        layers = []
-        by_layer: dict[int, dict] = {}
-        for b in self.model.blocks:
-            view = theta[b.offset : b.offset + b.size].reshape(b.shape)
-            entry = by_layer.setdefault(b.layer, {"cores": [], "weight": None, "bias": None})
-            if b.kind == "core":
-                entry["cores"].append(view)
-            else:
-                entry[b.kind] = view
-        for li in range(len(self.model.spec.layers)):
-            entry = by_layer[li]
-            weight = entry["weight"] if entry["weight"] is not None else tt_to_dense(
-                entry["cores"], xp=anp)
-            layers.append((weight, entry["bias"]))
-        return layers

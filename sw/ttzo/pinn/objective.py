@@ -21,6 +21,7 @@ from autograd import elementwise_grad, value_and_grad
 
 from ..zo.objective import Objective
 from .network import PinnNetwork
+from .problem import BoundaryCondition
 from .stein import Fields, SteinStencil
 
 __all__ = ["BoundaryBatch", "SteinPinnObjective", "AutodiffPinnObjective", "pinn_loss"]
@@ -33,6 +34,11 @@ class BoundaryBatch:
     x: np.ndarray
     target: np.ndarray
     weight: float
+
+    @classmethod
+    def of(cls, condition: BoundaryCondition, x: np.ndarray) -> BoundaryBatch:
+        """``condition`` at the points ``x``: its target values and weight."""
+        return cls(x, condition.value(x), condition.weight)
 
 
 def pinn_loss(residual, fields: Fields, boundary: Sequence[BoundaryBatch],

@@ -84,11 +84,9 @@ class SteinStencil:
             raise ValueError(f"space coordinates {bad} are outside 0..{self.dim - 1}")
         w, z, s = self.weights, self.offsets, self.sigma
         value = w.copy()
-        grad = (w[:, None] * z) / s
-        grad[0] -= grad.sum(axis=0)  # centred: sum_j c_j (u_j - u_0)
+        grad = _centred((w[:, None] * z) / s)
         zs = z[:, list(self.space)]
-        lap = w * ((zs**2).sum(axis=1) - len(self.space)) / s**2
-        lap[0] -= lap.sum()
+        lap = _centred(w * ((zs**2).sum(axis=1) - len(self.space)) / s**2)
         object.__setattr__(self, "_coef", {"value": value, "grad": grad, "lap": lap})
 
     @property
@@ -115,10 +113,8 @@ class SteinStencil:
     def second_coefficients(self, i: int, k: int) -> np.ndarray:
         """Coefficients ``(J,)`` of ``d2 u_s / dx_i dx_k``."""
         z = self.offsets
-        c = self.weights * (z[:, i] * z[:, k] - (1.0 if i == k else 0.0)) / self.sigma**2
-        c = c.copy()
-        c[0] -= c.sum()
-        return c
+        return _centred(self.weights * (z[:, i] * z[:, k] - (1.0 if i == k else 0.0))
+                        / self.sigma**2)
 
     def fields(self, x: np.ndarray, values: np.ndarray) -> Fields:
         """Estimates at ``x`` (``(P, D)``) from ``values`` = ``u`` at :meth:`points` ``(P, J)``."""
@@ -134,6 +130,12 @@ class SteinStencil:
         pts = self.points(x)
         values = np.asarray(fn(pts.reshape(-1, self.dim))).reshape(pts.shape[:2])
         return self.fields(np.asarray(x), values)
+
+
+def _centred(coef: np.ndarray) -> np.ndarray:
+    """Coefficients of ``sum_j c_j (u_j - u_0)``: the centre (row 0) takes minus the sum."""
+    coef[0] -= coef.sum(axis=0)
+    return coef
 
 
 def _space(dim: int, space: Sequence[int] | None) -> tuple[int, ...]:

@@ -121,10 +121,8 @@ class PDETask:
         self.pool = domain.sample(rng, settings.pool)
         self.boundary_pools = [bc.sample(rng, settings.pool) for bc in self.problem.boundary]
         self.x_val = domain.sample(rng, settings.val_points)
-        self.val_boundary = []
-        for bc in self.problem.boundary:
-            xb = bc.sample(rng, bc.points)
-            self.val_boundary.append(BoundaryBatch(xb, bc.value(xb), bc.weight))
+        self.val_boundary = [BoundaryBatch.of(bc, bc.sample(rng, bc.points))
+                             for bc in self.problem.boundary]
         self.x_test = domain.sample(rng, settings.test_points)
         self._grid: SteinStencil | None = None
 
@@ -159,10 +157,8 @@ class PDETask:
         return SteinPinnObjective(self.net, self.stencil(key), x, boundary)
 
     def objective(self, indices: np.ndarray):
-        boundary = []
-        for bc, pool in zip(self.problem.boundary, self.boundary_pools):
-            xb = pool[np.resize(indices, bc.points)]
-            boundary.append(BoundaryBatch(xb, bc.value(xb), bc.weight))
+        boundary = [BoundaryBatch.of(bc, pool[np.resize(indices, bc.points)])
+                    for bc, pool in zip(self.problem.boundary, self.boundary_pools)]
         key = query_seed(*(int(i) for i in indices[:8]))  # a step's own Monte Carlo draw
         return self._objective(self.pool[indices], boundary, key)
 

@@ -156,11 +156,16 @@ def tt_to_dense(cores: Cores, xp=np) -> np.ndarray:
     """
     acc = cores[0][0]  # (m, n, r)
     for core in cores[1:]:
-        r0, m, n, r1 = core.shape
-        acc = xp.tensordot(acc, core, axes=([2], [0]))  # (M, N, m, n, r1)
-        acc = xp.reshape(xp.transpose(acc, (0, 2, 1, 3, 4)),
-                         (acc.shape[0] * m, acc.shape[1] * n, r1))
+        acc = _absorb(acc, core, xp)
     return acc[:, :, 0]
+
+
+def _absorb(left, core, xp=np):
+    """The product ``left`` ``(M, N, r)`` of the cores so far times ``core``: ``(M m, N n, r1)``."""
+    _, m, n, r1 = core.shape
+    prod_ = xp.tensordot(left, core, axes=([2], [0]))  # (M, N, m, n, r1)
+    return xp.reshape(xp.transpose(prod_, (0, 2, 1, 3, 4)),
+                      (left.shape[0] * m, left.shape[1] * n, r1))
 
 
 def tt_dense_grad_to_cores(cores: Cores, grad_w: np.ndarray) -> list[np.ndarray]:
@@ -176,12 +181,10 @@ def tt_dense_grad_to_cores(cores: Cores, grad_w: np.ndarray) -> list[np.ndarray]
     left = np.ones((1, 1, 1), dtype=grad_w.dtype)  # (M<k, N<k, r_{k-1})
     grads = []
     for k, core in enumerate(cores):
-        r0, m, n, r1 = core.shape
-        g6 = grad_w.reshape(prod(out_modes[:k]), m, prod(out_modes[k + 1:]),
-                            prod(in_modes[:k]), n, prod(in_modes[k + 1:]))
+        g6 = grad_w.reshape(prod(out_modes[:k]), out_modes[k], prod(out_modes[k + 1:]),
+                            prod(in_modes[:k]), in_modes[k], prod(in_modes[k + 1:]))
         grads.append(np.einsum("pisqjt,pqa,cst->aijc", g6, left, envs[k], optimize=True))
-        left = np.tensordot(left, core, axes=([2], [0]))  # (M<k, N<k, m, n, r1)
-        left = left.transpose(0, 2, 1, 3, 4).reshape(left.shape[0] * m, left.shape[1] * n, r1)
+        left = _absorb(left, core)
     return grads
 
 
