@@ -8,11 +8,11 @@ MNIST accelerator that single net took 12.7 ns to route). :class:`BankedMemory` 
 in depth into banks of ``bank_depth`` rows (one block deep each), gives every bank its own read
 address register (loaded only by addresses in that bank, so synthesis cannot merge the copies),
 registers every bank's read data in the fabric next to its blocks, and selects the bank only in
-the following cycle. Writes are registered the same way (an address and enable register per
-bank, one shared data register). Reads therefore take three cycles, and a write reaches the
-blocks one cycle after it is presented; the golden twin is a plain array read three cycles
-later whose block access (the second of the three cycles) sees the writes presented at least
-two cycles before it.
+the following cycles: a registered choice among groups of four banks, then the group. Writes
+are registered the same way (an address and enable register per bank, one shared data
+register). Reads therefore take four cycles, and a write reaches the blocks one cycle after it
+is presented; the golden twin is a plain array read four cycles later whose block access (the
+second of the four cycles) sees the writes presented at least two cycles before it.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ __all__ = ["BankedMemory", "RowStreamer", "READ_LATENCY"]
 
 
 class BankedMemory(wiring.Component):
-    """A ``depth``-row memory in banks of ``bank_depth`` rows, read with three cycles of latency.
+    """A ``depth``-row memory in banks of ``bank_depth`` rows, read with :data:`READ_LATENCY` (4) cycles of latency.
 
     Parameters
     ----------
@@ -60,6 +60,9 @@ class BankedMemory(wiring.Component):
         access (the enabled cycle after its address) comes at least two cycles later.
     """
 
+    #: Banks whose registered outputs meet in one first-level multiplexer.
+    GROUP = 4
+
     def __init__(self, shape, depth: int, block_shapes: tuple[tuple[int, int], ...] | None = None,
                  bank_depth: int | None = None):
         if not isinstance(depth, int) or depth < 1:
@@ -73,6 +76,7 @@ class BankedMemory(wiring.Component):
         self.depth = depth
         self.bank_depth = min(bank_depth, 1 << max(0, (depth - 1).bit_length()))
         self.banks = -(-depth // self.bank_depth)
+        self.groups = -(-self.banks // self.GROUP)
         addr_w = max(1, (depth - 1).bit_length())
         super().__init__({
             "rd_addr": In(unsigned(addr_w)), "rd_en": In(1), "rd_data": Out(shape),
@@ -127,16 +131,30 @@ class BankedMemory(wiring.Component):
             with m.If(self.rd_en):
                 m.d.sync += reg.eq(rd.data)
             held.append(reg)
+        # The bank select is registered in two levels (groups of GROUP banks, then the group),
+        # so that no multiplexer wider than GROUP inputs sits between two registers: the bank
+        # registers are spread over the chip with their blocks.
         sel0, sel1 = Signal.like(bank_sel), Signal.like(bank_sel)
+        group_sel = Signal(range(max(2, self.groups)))
         with m.If(self.rd_en):
             m.d.sync += [sel0.eq(high if self.banks > 1 else 0), sel1.eq(sel0),
-                         bank_sel.eq(sel1)]
-        if self.banks == 1:
-            m.d.comb += self.rd_data.eq(held[0])
+                         bank_sel.eq(sel1), group_sel.eq(bank_sel // self.GROUP)]
+        grouped = []
+        for g in range(self.groups):
+            members = held[g * self.GROUP:(g + 1) * self.GROUP]
+            reg = Signal(self.shape, name=f"group{g}_q")
+            with m.If(self.rd_en):
+                with m.Switch(bank_sel % self.GROUP if len(members) > 1 else 0):
+                    for i, bank_q in enumerate(members):
+                        with m.Case(i):
+                            m.d.sync += reg.eq(bank_q)
+            grouped.append(reg)
+        if self.groups == 1:
+            m.d.comb += self.rd_data.eq(grouped[0])
         else:
-            with m.Switch(bank_sel):
-                for b, reg in enumerate(held):
-                    with m.Case(b):
+            with m.Switch(group_sel):
+                for g, reg in enumerate(grouped):
+                    with m.Case(g):
                         m.d.comb += self.rd_data.eq(reg)
         return m
 

@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-"""Banked memory against a Python array read two enabled cycles later."""
+"""Banked memory against a Python array read READ_LATENCY enabled cycles later."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from amaranth.sim import Simulator
 from ttzo.hw.bram import READ_LATENCY, BankedMemory
 
 
-@pytest.mark.parametrize("depth,bank_depth", [(1, 4), (5, 4), (8, 4), (19, 4), (16, 512)])
+@pytest.mark.parametrize("depth,bank_depth", [(1, 4), (5, 4), (8, 4), (19, 4), (16, 512), (37, 2)])
 def test_reads_return_the_row_written_with_stalls(depth, bank_depth):
     rng = random.Random(depth * 100 + bank_depth)
     dut = BankedMemory(signed(10), depth, bank_depth=bank_depth)
@@ -24,8 +24,10 @@ def test_reads_return_the_row_written_with_stalls(depth, bank_depth):
 
     async def bench(ctx):
         # Enabled cycles move a read along: its address is registered, the next enabled cycle
-        # reads the block (seeing memory before that cycle's write), the next one registers it.
-        addr_stage = block_stage = shown = None
+        # reads the block (seeing memory before that cycle's write), the following ones carry
+        # the row through the bank and group registers to the output.
+        addr_stage = None
+        data_stages = [None] * (READ_LATENCY - 1)
         filled = 0
         pending_write = None  # a write reaches the blocks one cycle after it is presented
         for rd_en, rd_addr, wr_en, wr_addr, value in plan:
@@ -35,10 +37,10 @@ def test_reads_return_the_row_written_with_stalls(depth, bank_depth):
             ctx.set(dut.wr_addr, wr_addr)
             ctx.set(dut.wr_data, value)
             if filled >= READ_LATENCY:
-                assert ctx.get(dut.rd_data) == shown
+                assert ctx.get(dut.rd_data) == data_stages[-1]
             if rd_en:
-                shown = block_stage
-                block_stage = None if addr_stage is None else model[addr_stage]
+                data_stages = [None if addr_stage is None else model[addr_stage]] \
+                    + data_stages[:-1]
                 addr_stage = rd_addr
                 filled += 1
             if pending_write is not None:

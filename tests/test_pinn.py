@@ -53,6 +53,25 @@ def test_residual_vanishes_on_the_exact_solution(name, stencil, tol, rng):
     assert np.abs(problem.residual(wrong)).max() > 0.1
 
 
+@pytest.mark.parametrize("first", [
+    {"in_features": 3, "out_features": 16, "activation": "sine"},
+    {"in_features": 3, "out_features": 16, "activation": "tanh", "bias": False},
+    {"in_modes": [1, 3], "out_modes": [4, 4], "rank": 2, "activation": "relu"},
+])
+def test_stencil_forward_equals_the_forward_on_expanded_points(first, rng):
+    problem = get_problem("hjb2")
+    spec = ModelSpec.from_dict({"name": "t", "layers": [
+        first, {"in_features": 16, "out_features": 1, "activation": "none"}]})
+    model = TTMLP(spec)
+    net = PinnNetwork(problem, model, chunk=7)  # chunks of one point (7 offsets)
+    theta = model.init_params(rng)
+    stencil = sparse_grid_stencil(3, 0.1, 2, problem.space)
+    x = problem.domain.sample(rng, 5)
+    offsets = stencil.sigma * stencil.offsets
+    expanded = net.u(theta, stencil.points(x).reshape(-1, 3)).reshape(5, -1)
+    np.testing.assert_allclose(net.u_stencil(theta, x, offsets), expanded, rtol=0, atol=1e-13)
+
+
 def test_hard_constraints_hold_for_any_network(rng):
     problem = get_problem("hjb20")
     x = problem.domain.sample(rng, 5)

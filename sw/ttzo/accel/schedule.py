@@ -40,13 +40,18 @@ __all__ = [
     "DRAIN_BETWEEN", "drain_last", "OUT_LATENCY", "READ_LATENCY", "rng_latency",
 ]
 
+#: Cycles of a banked block RAM read (``ttzo.hw.bram.BankedMemory``): the bank's address
+#: register, the block RAM, the bank's data register, the bank group's register.
+READ_LATENCY = 4
+
 #: DRAIN cycles between two cores of a layer. After an iteration issued at cycle t the engine's
-#: block RAMs are read at t + rng_latency + 1 (addresses wait for the RNG and the perturbation)
-#: and a finished sum reaches them (through the banks' write registers) readable from
+#: state block RAMs are read at t + rng_latency + 4 - READ_LATENCY (reads issue early enough for
+#: their data to meet the perturbation; the block access is the second read cycle) and a
+#: finished sum reaches them (through the banks' write registers) readable from
 #: t + rng_latency + 11 (multiply, accumulate, bias, rounding, saturation each in its own
-#: cycle), so the next core's first (equally delayed) read may come 9 cycles after the last one;
-#: one cycle of margin.
-DRAIN_BETWEEN = 10
+#: cycle), so the next core's first (equally delayed) read may come READ_LATENCY + 6 cycles
+#: after the last one; one cycle of margin.
+DRAIN_BETWEEN = READ_LATENCY + 7
 
 
 def rng_latency(stage_ops: int = 1, rounds: int = 13) -> int:
@@ -61,10 +66,6 @@ def drain_last(rng_latency: int) -> int:
     waits for the last write (in the block RAM rng_latency + 11 cycles after the last issue;
     the streamer's first block access comes one cycle after its first address)."""
     return rng_latency + 10
-
-#: Cycles of a banked block RAM read (``ttzo.hw.bram.BankedMemory``): the bank's address
-#: register, the block RAM, the bank's data register.
-READ_LATENCY = 3
 
 #: Cycles of the output streamer beyond one per output beat: the banked read, then the
 #: streamer's FIFO (write, output register; see ``ttzo.hw.bram.RowStreamer``).

@@ -89,6 +89,7 @@ class SteinPinnObjective(_PinnObjective):
             raise ValueError(f"a stencil in {stencil.dim} dimensions does not fit problem "
                              f"{self.problem.name!r} in {self.problem.dim}")
         self.stencil = stencil
+        self._offsets = stencil.sigma * stencil.offsets
         self._points = stencil.points(self.x).reshape(-1, self.problem.dim)
 
     @property
@@ -97,7 +98,7 @@ class SteinPinnObjective(_PinnObjective):
         return self._points.shape[0] + sum(b.x.shape[0] for b in self.boundary)
 
     def _values(self, theta: np.ndarray):
-        values = self.net.u(theta, self._points).reshape(self.x.shape[0], -1)
+        values = self.net.u_stencil(theta, self.x, self._offsets)
         return values, [self.net.u(theta, b.x) for b in self.boundary]
 
     def _loss_of_values(self, values, boundary_u):
