@@ -30,7 +30,7 @@ __all__ = ["BankedMemory", "RowStreamer", "READ_LATENCY"]
 
 
 class BankedMemory(wiring.Component):
-    """A ``depth``-row memory in banks of ``bank_depth`` rows, read with :data:`READ_LATENCY` (4) cycles of latency.
+    """A ``depth``-row memory in banks of ``bank_depth`` rows, read in :data:`READ_LATENCY` cycles.
 
     Parameters
     ----------
