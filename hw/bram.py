@@ -91,7 +91,7 @@ class BankedMemory(wiring.Component):
     @staticmethod
     def _bank_register(m: Module, name: str, low_bits: int, load, addr) -> Signal:
         """A row-address register of one bank, loaded with ``addr``'s low bits when ``load``."""
-        reg = Signal(max(1, low_bits), name=name)
+        reg = Signal(max(1, low_bits), name=name, reset_less=True)
         if low_bits:
             with m.If(load):
                 m.d.sync += reg.eq(addr[:low_bits])
@@ -104,7 +104,10 @@ class BankedMemory(wiring.Component):
         held = []
         high = self.rd_addr[low_bits:]
         wr_high = self.wr_addr[low_bits:]
-        wr_data_q = Signal(self.shape, name="wr_data_q")  # shared: each bit reaches one column
+        # Data and address registers have no reset (only the write enables do): a reset reaching
+        # every register of a wide memory is a net of thousands of loads.
+        # The write data register is shared: each bit reaches one column.
+        wr_data_q = Signal(self.shape, name="wr_data_q", reset_less=True)
         m.d.sync += wr_data_q.eq(self.wr_data)
         for b, rows in enumerate(self.bank_depths()):
             mem = Memory(shape=self.shape, depth=rows, init=[])
@@ -127,7 +130,7 @@ class BankedMemory(wiring.Component):
                 wr.data.eq(wr_data_q),
                 wr.en.eq(wr_en_q),
             ]
-            reg = Signal(self.shape, name=f"bank{b}_q")
+            reg = Signal(self.shape, name=f"bank{b}_q", reset_less=True)
             with m.If(self.rd_en):
                 m.d.sync += reg.eq(rd.data)
             held.append(reg)
@@ -142,7 +145,7 @@ class BankedMemory(wiring.Component):
         grouped = []
         for g in range(self.groups):
             members = held[g * self.GROUP:(g + 1) * self.GROUP]
-            reg = Signal(self.shape, name=f"group{g}_q")
+            reg = Signal(self.shape, name=f"group{g}_q", reset_less=True)
             with m.If(self.rd_en):
                 with m.Switch(bank_sel % self.GROUP if len(members) > 1 else 0):
                     for i, bank_q in enumerate(members):

@@ -387,8 +387,10 @@ class TTLayerEngine(wiring.Component):
         # query; registered next to the memory data.
         def delta_of(width, is_coordinate, direction):
             sign_mu = Mux(pert.negate, -pert.mu, pert.mu)
-            gauss_t = Signal(signed(17), name=f"gauss_t_{width}")  # registered product
-            sign_t = Signal(name=f"sign_t_{width}")
+            # registered product; data registers of the datapath have no reset (the control
+            # words' valid bits do), which keeps the reset net's fanout small
+            gauss_t = Signal(signed(17), name=f"gauss_t_{width}", reset_less=True)
+            sign_t = Signal(name=f"sign_t_{width}", reset_less=True)
             m.d.sync += [gauss_t.eq(direction.gauss * pert.mu), sign_t.eq(direction.sign)]
             gauss_d = _round_shift(Mux(pert.negate, -gauss_t, gauss_t), 2)
             rad_d = Mux(sign_t ^ pert.negate, -pert.mu, pert.mu)
@@ -402,7 +404,7 @@ class TTLayerEngine(wiring.Component):
                     m.d.comb += delta_v.eq(rad_d)
                 with m.Case(PerturbMode.GAUSS):
                     m.d.comb += delta_v.eq(gauss_d)
-            delta_r = Signal(signed(18), name=f"pdelta_r_{width}")
+            delta_r = Signal(signed(18), name=f"pdelta_r_{width}", reset_less=True)
             m.d.sync += delta_r.eq(delta_v)
             return delta_r
 
@@ -420,22 +422,22 @@ class TTLayerEngine(wiring.Component):
 
         # Stage 2: memory data (registered bank outputs, then the bank select) lands in
         # registers, and the perturbation waits one cycle beside it.
-        w_reg = Signal(signed(nm.weight.width))
-        s_reg = Signal(buf_shape)
-        delta_w2 = Signal(signed(18))
+        w_reg = Signal(signed(nm.weight.width), reset_less=True)
+        s_reg = Signal(buf_shape, reset_less=True)
+        delta_w2 = Signal(signed(18), reset_less=True)
         ctl2a = Signal(ctl_layout)
         m.d.sync += [w_reg.eq(wmem.rd_data), delta_w2.eq(delta_w), ctl2a.eq(ctl1)]
         if has_bias:
-            b_reg = Signal(signed(nm.bias.width))
-            delta_b2 = Signal(signed(18))
+            b_reg = Signal(signed(nm.bias.width), reset_less=True)
+            delta_b2 = Signal(signed(18), reset_less=True)
             m.d.sync += [b_reg.eq(bmem.rd_data), delta_b2.eq(delta_b)]
 
         # Stage 3: the perturbed weight (and bias), saturated to its format; the state row
         # (read two cycles after the weight's address was issued one cycle earlier) lands.
-        w_p = Signal(signed(nm.weight.width))
+        w_p = Signal(signed(nm.weight.width), reset_less=True)
         m.d.sync += w_p.eq(_saturate(w_reg + delta_w2, nm.weight.width))
         if has_bias:
-            b_p = Signal(signed(nm.bias.width))
+            b_p = Signal(signed(nm.bias.width), reset_less=True)
             m.d.sync += b_p.eq(_saturate(b_reg + delta_b2, nm.bias.width))
         m.d.sync += s_reg.eq(Mux(ctl2a.sel, bufs[1].rd_data, bufs[0].rd_data))
         ctl2 = Signal(ctl_layout)
@@ -443,35 +445,36 @@ class TTLayerEngine(wiring.Component):
 
         # Stage 4: products (one multiplier per lane).
         prod_w = nm.weight.width + self.buffer_width
-        prods = [Signal(signed(prod_w), name=f"prod{lane}") for lane in range(lanes)]
+        prods = [Signal(signed(prod_w), name=f"prod{lane}", reset_less=True)
+                 for lane in range(lanes)]
         m.d.sync += [prods[lane].eq(w_p * s_reg[lane]) for lane in range(lanes)]
         ctl3 = Signal(ctl_layout)
         m.d.sync += ctl3.eq(ctl2)
         if has_bias:
-            b3 = Signal(signed(nm.bias.width))
+            b3 = Signal(signed(nm.bias.width), reset_less=True)
             m.d.sync += b3.eq(b_p)
 
         # Stage 4: accumulate; a finished sum moves on with its destination.
-        accs = [Signal(signed(acc_w), name=f"acc{lane}") for lane in range(lanes)]
+        accs = [Signal(signed(acc_w), name=f"acc{lane}", reset_less=True) for lane in range(lanes)]
         sums = [Mux(ctl3.first, prods[lane], accs[lane] + prods[lane]) for lane in range(lanes)]
         with m.If(ctl3.valid):
             m.d.sync += [accs[lane].eq(sums[lane]) for lane in range(lanes)]
-        done = [Signal(signed(acc_w), name=f"sum{lane}") for lane in range(lanes)]
+        done = [Signal(signed(acc_w), name=f"sum{lane}", reset_less=True) for lane in range(lanes)]
         ctl4 = Signal(ctl_layout)
         m.d.sync += [done[lane].eq(sums[lane]) for lane in range(lanes)]
         m.d.sync += [ctl4.eq(ctl3), ctl4.valid.eq(ctl3.valid & ctl3.last)]
         if has_bias:
-            b4 = Signal(signed(nm.bias.width))
+            b4 = Signal(signed(nm.bias.width), reset_less=True)
             m.d.sync += b4.eq(b3)
 
         # Stages 5-7: bias; rounding; saturation and activation; then write. Each of the three
         # carry chains has its own cycle.
         def reg(expr, name):
-            r = Signal(Value.cast(expr).shape(), name=name)
+            r = Signal(Value.cast(expr).shape(), name=name, reset_less=True)
             m.d.sync += r.eq(expr)
             return r
 
-        results = Signal(buf_shape)
+        results = Signal(buf_shape, reset_less=True)
         first_frac = sched.cores[0].in_frac
         later_frac = sched.cores[1].in_frac if len(sched.cores) > 1 else first_frac
         last_frac = nm.weight.frac + sched.cores[-1].in_frac

@@ -84,7 +84,9 @@ class PerturbationRNG(wiring.Component):
 
         def stage(name, valid, values, width=32):
             """Register ``values`` (dict of name -> expression) behind the shared stall."""
-            regs = {k: Signal(unsigned(width), name=f"{name}_{k}") for k in values}
+            # data words have no reset (only the valid bits do)
+            regs = {k: Signal(unsigned(width), name=f"{name}_{k}", reset_less=True)
+                    for k in values}
             reg_valid = Signal(name=f"{name}_valid")
             with m.If(advance):
                 m.d.sync += reg_valid.eq(valid)
