@@ -24,7 +24,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ttzo.accel.estimate import DEVICES, bank_rows
-from ttzo.accel.schedule import READ_LATENCY  # cycles from a read address to its data
+from ttzo.accel.schedule import BANK_GROUP, READ_LATENCY
 
 __all__ = ["BankedMemory", "RowStreamer", "READ_LATENCY"]
 
@@ -61,7 +61,7 @@ class BankedMemory(wiring.Component):
     """
 
     #: Banks whose registered outputs meet in one first-level multiplexer.
-    GROUP = 4
+    GROUP = BANK_GROUP
 
     def __init__(self, shape, depth: int, block_shapes: tuple[tuple[int, int], ...] | None = None,
                  bank_depth: int | None = None):

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.hdl import ClockDomain, ClockSignal, Const, Elaboratable, Instance, Module, Signal
+from amaranth.hdl import (
+    ClockDomain,
+    ClockSignal,
+    Const,
+    Elaboratable,
+    Instance,
+    Module,
+    ResetSignal,
+    Signal,
+)
 from amaranth.lib.cdc import ResetSynchronizer
 
 __all__ = ["PLLSetting", "ecp5_pll", "ice40_pll", "ClockGenerator", "sync_domain"]
@@ -128,7 +137,7 @@ class ClockGenerator(Elaboratable):
             # the oscillator's pin carries the board's clock constraint
             clk = platform.request(name, dir="i")
             m.d.comb += ClockSignal("sync").eq(clk.i)
-            m.submodules.reset_sync = ResetSynchronizer(Const(0), domain="sync")
+            self._release_reset(m, platform, Const(0))
             return m
         locked = Signal()
         if str(platform.family).lower() == "ecp5":
@@ -162,8 +171,26 @@ class ClockGenerator(Elaboratable):
             )
         # nextpnr derives the output clock's constraint from the PLL parameters (an explicit
         # constraint would name a net that synthesis renames).
-        m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
+        self._release_reset(m, platform, ~locked)
         return m
+
+    @staticmethod
+    def _release_reset(m: Module, platform, arst) -> None:
+        """Reset ``sync`` while ``arst`` is high; release it synchronously.
+
+        The released reset reaches every flip-flop with a reset. Its release is a timed path,
+        and in general routing a net of thousands of loads spread over the chip takes 15 ns
+        and more (it was the accelerator's critical path). On ECP5 a DCCA puts it on a global
+        network instead, the way a clock is distributed.
+        """
+        m.domains.reset_sync = ClockDomain("reset_sync", local=True)
+        m.d.comb += ClockSignal("reset_sync").eq(ClockSignal("sync"))
+        m.submodules.reset_sync = ResetSynchronizer(arst, domain="reset_sync")
+        if str(getattr(platform, "family", "")).lower() == "ecp5":
+            m.submodules.reset_buffer = Instance(
+                "DCCA", i_CLKI=ResetSignal("reset_sync"), i_CE=1, o_CLKO=ResetSignal("sync"))
+        else:  # nextpnr-ice40 promotes a high-fanout reset to a global buffer itself
+            m.d.comb += ResetSignal("sync").eq(ResetSignal("reset_sync"))
 
 
 def sync_domain() -> ClockDomain:

@@ -62,6 +62,8 @@ def test_board_top_elaborates_with_and_without_pll(board_name, clock_hz, pll, re
     rtl = board.platform().prepare(top, name="t").files["t.il"]
     for name in ("EHXPLLL", "SB_PLL40_PAD"):
         assert (name in rtl) == (name == pll)
+    # on ECP5 the released reset goes onto a global network through a DCCA
+    assert ("DCCA" in rtl) == (board.family == "ecp5")
     assert top.clock.achieved == pytest.approx(clock_hz, rel=0.01)
     assert not [w for w in recwarn if "domain" in str(w.message).lower()]
 

@@ -15,7 +15,7 @@ from math import ceil
 from typing import Any
 
 from ..model.spec import ModelSpec
-from .schedule import layer_schedule, rng_latency
+from .schedule import BANK_GROUP, layer_schedule, rng_latency
 
 __all__ = ["Device", "DEVICES", "Estimate", "estimate", "bram_blocks", "banked_blocks", "bank_rows",
            "RNG_LATENCY"]
@@ -86,10 +86,19 @@ def bank_rows(width: int, shapes: tuple[tuple[int, int], ...]) -> int:
     return min(shapes, key=lambda s: (ceil(width / s[1]) / s[0], s[0]))[0]
 
 
+def _bank_depth(depth: int, width: int, device: Device) -> int:
+    return min(bank_rows(width, device.bram_shapes), 1 << max(0, (depth - 1).bit_length()))
+
+
+def bank_groups(depth: int, width: int, device: Device) -> int:
+    """Group registers of a :class:`ttzo.hw.bram.BankedMemory` (one per ``BANK_GROUP`` banks)."""
+    banks = -(-depth // _bank_depth(depth, width, device))
+    return -(-banks // BANK_GROUP)
+
+
 def banked_blocks(depth: int, width: int, device: Device) -> int:
     """Block RAMs of a :class:`ttzo.hw.bram.BankedMemory`: every bank tiled on its own."""
-    bank_depth = min(bank_rows(width, device.bram_shapes),
-                     1 << max(0, (depth - 1).bit_length()))
+    bank_depth = _bank_depth(depth, width, device)
     full, rest = divmod(depth, bank_depth)
     return (full * bram_blocks(bank_depth, width, device)
             + (bram_blocks(rest, width, device) if rest else 0))
@@ -152,11 +161,14 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
             shapes.append(("bias", layer.out_features, nm.bias.width))
         for name, depth, width in shapes:
             mems.append({"layer": index, "memory": name, "depth": depth, "width": width,
-                         "blocks": banked_blocks(depth, width, device)})
+                         "blocks": banked_blocks(depth, width, device),
+                         "group_ffs": bank_groups(depth, width, device) * width})
     n_layers = len(spec.layers)
     used = {
         "LUT": _LUT_BASE * n_layers + _LUT_PER_LANE * lanes * n_layers,
-        "FF": _FF_BASE * n_layers + _FF_PER_LANE * lanes * n_layers,
+        # the fit, plus the memories' bank-group registers (added after it was calibrated)
+        "FF": (_FF_BASE * n_layers + _FF_PER_LANE * lanes * n_layers
+               + sum(m["group_ffs"] for m in mems)),
         # per layer: one multiplier per lane, one for Gaussian weight perturbations, one for
         # bias perturbations
         "DSP": sum(lanes + 1 + int(layer.bias) for layer in spec.layers),

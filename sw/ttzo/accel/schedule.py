@@ -37,12 +37,15 @@ from ..model.spec import LayerSpec
 
 __all__ = [
     "CoreSchedule", "LayerSchedule", "layer_schedule", "emulate_layer", "LOOP_NAMES",
-    "DRAIN_BETWEEN", "drain_last", "OUT_LATENCY", "READ_LATENCY", "rng_latency",
+    "BANK_GROUP", "DRAIN_BETWEEN", "drain_last", "OUT_LATENCY", "READ_LATENCY", "rng_latency",
 ]
 
 #: Cycles of a banked block RAM read (``ttzo.hw.bram.BankedMemory``): the bank's address
 #: register, the block RAM, the bank's data register, the bank group's register.
 READ_LATENCY = 4
+
+#: Banks of a ``BankedMemory`` whose registered outputs meet in one first-level multiplexer.
+BANK_GROUP = 4
 
 #: DRAIN cycles between two cores of a layer. After an iteration issued at cycle t the engine's
 #: state block RAMs are read at t + rng_latency + 4 - READ_LATENCY (reads issue early enough for
