@@ -127,22 +127,21 @@ class SteinPinnObjective(_PinnObjective):
 class AutodiffPinnObjective(_PinnObjective):
     """The loss with exact derivatives of ``u`` (automatic differentiation in ``x``).
 
-    A query costs about ``2 + 2 |space|`` traced passes over the ``P`` points; :meth:`gradient`
-    differentiates all of it once more in ``theta``.
+    ``u``, its gradient and Laplacian come from one forward-mode pass with ``D + 2`` channels
+    (:meth:`PinnNetwork.traced_fields`); :meth:`gradient` differentiates it in ``theta``.
     """
 
     def _fields(self, theta, x) -> Fields:
+        # value, gradient and Laplacian by forward mode; other second derivatives (few PDEs
+        # need them) by nested reverse passes, on demand
+        u, g, lap = self.net.traced_fields(theta, x, self.problem.space)
         u_fn = lambda xx: self.net.traced_u(theta, xx)  # noqa: E731 - a closure over theta
         grad_fn = elementwise_grad(u_fn)  # rows are independent: per-point gradients
-        g = grad_fn(x)
 
         def second(i: int, k: int):
             return elementwise_grad(lambda xx: grad_fn(xx)[:, i])(x)[:, k]
 
-        lap = 0.0
-        for i in self.problem.space:
-            lap = lap + second(i, i)
-        return Fields(x=x, u=u_fn(x), grad=g, lap=lap, second=second)
+        return Fields(x=x, u=u, grad=g, lap=lap, second=second)
 
     def _traced_loss(self, theta):
         boundary_u = [self.net.traced_u(theta, b.x) for b in self.boundary]
