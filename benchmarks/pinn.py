@@ -9,7 +9,8 @@ takes); runs can be made one at a time and are merged into the result file:
 
 Methods: ``firstorder-autodiff`` (exact derivatives and gradients), ``firstorder-sparse-grid``
 (back-propagation through the sparse-grid Stein loss), ``bpfree-sparse-grid`` (zeroth-order
-optimizer, Stein derivatives: forward evaluations only).
+optimizer, Stein derivatives: forward evaluations only), and the diagnostic ``zo-autodiff``
+(the zeroth-order optimizer on the loss with exact derivatives).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ RUNS = {
     ("hjb20", "firstorder-autodiff"): ("hjb20_firstorder", None),
     ("hjb20", "firstorder-sparse-grid"): ("hjb20_firstorder_stein", None),
     ("hjb20", "bpfree-sparse-grid"): ("hjb20", 1e-3),
+    ("hjb20", "zo-autodiff"): ("hjb20_zo_exact", None),
 }
 
 
