@@ -283,6 +283,7 @@ _PINN_METHODS = {
     "firstorder-autodiff": "first-order, autodiff derivatives",
     "firstorder-sparse-grid": "first-order, sparse-grid Stein derivatives",
     "bpfree-sparse-grid": "BP-free (ZO), sparse-grid Stein derivatives",
+    "zo-autodiff": "ZO optimizer, exact derivatives (diagnostic)",
 }
 
 
@@ -297,7 +298,9 @@ def pinn_section() -> list[str]:
         "the network at every stencil point of its collocation batch (925 per point for the "
         "21-D sparse grid, 13 in 2-D). Wall times are single runs; these runs were made while "
         "bitstream builds and the other runs shared the two cores, so they are upper bounds. "
-        "All HJB runs start from the same network with a zero output layer (`docs/pinn.md`).",
+        "All HJB runs start from the same network with a zero output layer (`docs/pinn.md`). "
+        "First-order steps count one query each, so queries are comparable only between ZO "
+        "rows.",
         "",
         "| problem | method | rel. L2 error | target | steps | forward queries | wall time "
         "| forward only |",

@@ -233,6 +233,15 @@ def test_train_poisson_cli_writes_result_plots_and_resumes(tmp_path, capsys):
     assert "relative L2 error" in capsys.readouterr().out
 
 
+def test_zeroth_order_run_with_autodiff_derivatives_is_not_forward_only(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "poisson2d", "--quick", "--run-dir", str(run), "--no-progress",
+                 "--set", "pinn.derivatives=autodiff", "--set", "pinn.pool=4000",
+                 "--set", "pinn.test_points=500", "--max-steps", "1"]) == 0
+    result = json.loads((run / "result.json").read_text())
+    assert result["derivatives"] == "autodiff" and not result["forward_only"]
+
+
 def test_pde_task_refuses_a_config_for_another_problem(tmp_path, capsys):
     from ttzo.train.config import builtin_config
 

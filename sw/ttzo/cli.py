@@ -110,7 +110,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         "session_time_s": round(time.perf_counter() - started, 1),
         "seed": cfg.seed,
         "command": "ttzo " + " ".join(shlex.quote(a) for a in args.argv),
-        "forward_only": cfg.forward_only,
+        # forward evaluations only: no back-propagated gradient, and (PINNs) Stein derivatives
+        "forward_only": cfg.forward_only and getattr(task, "forward_only_derivatives", True),
         "phase_switches": trainer.state.phase_switches,
         "finished": trainer.progress_epochs() >= cfg.epochs - 1e-9,
         "date": utc_now(),
