@@ -115,12 +115,8 @@ class PinnNetwork:
         that autograd can differentiate it in ``x`` and ``theta``; small batches only."""
         h = x
         for params in self.model.unpack(theta):  # views of theta, traced like any slice
-            weight = (params.weight if params.cores is None
-                      else tt_to_dense(params.cores, xp=anp))
-            h = h @ weight.T
-            if params.bias is not None:
-                h = h + params.bias
-            h = _TRACED_ACTIVATIONS[params.spec.activation][0](h)
+            weight = _traced_weight(params)
+            h = _TRACED_ACTIVATIONS[params.spec.activation][0](_traced_affine(params, weight, h))
         return self.problem.solution(x, h[:, 0])
 
     def traced_jet(self, theta, x, space):
@@ -138,11 +134,8 @@ class PinnNetwork:
         jac = anp.broadcast_to(anp.eye(dim), (n_points, dim, dim))  # (P, features, D)
         lap = anp.zeros((n_points, dim))
         for params in self.model.unpack(theta):
-            weight = (params.weight if params.cores is None
-                      else tt_to_dense(params.cores, xp=anp))
-            a = h @ weight.T
-            if params.bias is not None:
-                a = a + params.bias
+            weight = _traced_weight(params)
+            a = _traced_affine(params, weight, h)
             jac_a = anp.matmul(weight, jac)
             lap_a = lap @ weight.T
             f, df, d2f = _TRACED_ACTIVATIONS[params.spec.activation]
@@ -159,21 +152,33 @@ class PinnNetwork:
         if self.problem.ansatz is None:
             return nn, jac, lap
         ansatz = self.problem.ansatz
+        space = list(space)
         # partial derivatives of A(x, n); the ansatz is cheap and acts row by row (autograd
         # warns when one of them is identically zero, as for an ansatz linear in x or n)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Output seems independent of input")
-            a_n = elementwise_grad(ansatz, 1)
-            d_x = elementwise_grad(ansatz, 0)(x, nn)
+            a_n, a_x = elementwise_grad(ansatz, 1), elementwise_grad(ansatz, 0)
+            d_x = a_x(x, nn)
             d_n = a_n(x, nn)
             d_nn = elementwise_grad(a_n, 1)(x, nn)
             d_xn = elementwise_grad(a_n, 0)(x, nn)
             d_xx = 0.0
             for i in space:
                 d_xx = d_xx + elementwise_grad(
-                    lambda xx, i=i: elementwise_grad(ansatz, 0)(xx, nn)[:, i])(x)[:, i]
+                    lambda xx, i=i: a_x(xx, nn)[:, i])(x)[:, i]
         grad = d_x + d_n[:, None] * jac
-        jac_s = jac[:, list(space)]
-        lap_u = (d_xx + 2.0 * anp.sum(d_xn[:, list(space)] * jac_s, axis=1)
+        jac_s = jac[:, space]
+        lap_u = (d_xx + 2.0 * anp.sum(d_xn[:, space] * jac_s, axis=1)
                  + d_nn * anp.sum(jac_s * jac_s, axis=1) + d_n * lap)
         return ansatz(x, nn), grad, lap_u
+
+
+def _traced_weight(params):
+    """A layer's dense weight in :mod:`autograd.numpy` (rebuilt from the TT cores)."""
+    return params.weight if params.cores is None else tt_to_dense(params.cores, xp=anp)
+
+
+def _traced_affine(params, weight, h):
+    """``h @ W.T + b`` for one layer, traceable by autograd."""
+    a = h @ weight.T
+    return a + params.bias if params.bias is not None else a
