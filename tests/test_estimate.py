@@ -11,6 +11,7 @@ from ttzo.accel.estimate import (
     DEVICES,
     RNG_LATENCY,
     bank_rows,
+    bank_slices,
     banked_blocks,
     bram_blocks,
     estimate,
@@ -34,14 +35,20 @@ def test_rng_latency_in_step_with_gateware():
 
 def test_banked_memories_are_tiled_bank_by_bank():
     ecp5 = DEVICES["ulx3s-85f"]
-    # 192-bit rows: banks of 1K rows, 11 blocks of 1K x 18 each; the last 256 rows take the
-    # cheaper 512 x 36 tiling (6 blocks)
-    assert bank_rows(192, ecp5.bram_shapes) == 1024
-    assert banked_blocks(5376, 192, ecp5) == 5 * 11 + 6
+    # banks use true-dual-port shapes only: not ECP5's 512 x 36
+    assert ecp5.bank_shapes == ecp5.bram_shapes[:-1]
+    assert DEVICES["icebreaker"].bank_shapes == DEVICES["icebreaker"].bram_shapes
+    # 192-bit rows: banks of 1K rows in slices of 18 bits (10 x 18 + 12), one 1K x 18 block
+    # each, also for the last 256 rows (a plain memory would take 512 x 36 there)
+    assert bank_rows(192, ecp5.bank_shapes) == 1024
+    assert bank_slices(192, ecp5.bank_shapes) == [18] * 10 + [12]
+    assert banked_blocks(5376, 192, ecp5) == 6 * 11
     # narrow memories get deep banks: one block each
-    assert bank_rows(8, ecp5.bram_shapes) == 2048
+    assert bank_rows(8, ecp5.bank_shapes) == 2048
+    assert bank_slices(8, ecp5.bank_shapes) == [8]
     assert banked_blocks(1824, 8, ecp5) == 1
-    assert bank_rows(16, DEVICES["icebreaker"].bram_shapes) == 256
+    assert bank_rows(16, DEVICES["icebreaker"].bank_shapes) == 256
+    assert bank_slices(36, DEVICES["icebreaker"].bank_shapes) == [16, 16, 4]
 
 
 def test_bram_tiling():

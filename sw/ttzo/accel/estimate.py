@@ -18,7 +18,7 @@ from ..model.spec import ModelSpec
 from .schedule import BANK_GROUP, layer_schedule, rng_latency
 
 __all__ = ["Device", "DEVICES", "Estimate", "estimate", "bram_blocks", "banked_blocks", "bank_rows",
-           "RNG_LATENCY"]
+           "bank_slices", "RNG_LATENCY"]
 
 #: Latency of the Threefry pipeline with one operation per stage (init, 13 rounds, 3 key
 #: injections, 2 popcount stages), as the gateware measures it (tests/test_hw_rng.py).
@@ -45,10 +45,18 @@ class Device:
     brams: int
     #: (depth, width) shapes one block RAM can take.
     bram_shapes: tuple[tuple[int, int], ...]
+    #: widest data width of a block whose write and read ports are separate (true dual port);
+    #: wider shapes (ECP5's 512 x 36) bring half of each row out on the write port's pins
+    bram_port_width: int = 18
     #: memories this shallow become LUT RAM instead of block RAM
     lutram_max_depth: int = 16
     dsp_name: str = "DSP"
     bram_name: str = "BRAM"
+
+    @property
+    def bank_shapes(self) -> tuple[tuple[int, int], ...]:
+        """Block shapes of a banked memory's slices (true dual port only)."""
+        return tuple(s for s in self.bram_shapes if s[1] <= self.bram_port_width)
 
 
 DEVICES: dict[str, Device] = {
@@ -59,7 +67,7 @@ DEVICES: dict[str, Device] = {
     ),
     "icebreaker": Device(
         "icebreaker", "iCE40UP5K", 5280, 5280, 8, 30,
-        ((256, 16), (512, 8), (1024, 4), (2048, 2)),
+        ((256, 16), (512, 8), (1024, 4), (2048, 2)), bram_port_width=16,
         dsp_name="SB_MAC16", bram_name="SB_RAM40_4K",
     ),
 }
@@ -72,11 +80,22 @@ def get_device(name: str) -> Device:
         raise ValueError(f"unknown board {name!r}; choose from {sorted(DEVICES)}") from None
 
 
-def bram_blocks(depth: int, width: int, device: Device) -> int:
-    """Block RAMs for a ``depth`` x ``width`` memory: the cheapest tiling of one block shape."""
+def bram_blocks(depth: int, width: int, device: Device,
+                shapes: tuple[tuple[int, int], ...] | None = None) -> int:
+    """Block RAMs for a ``depth`` x ``width`` memory: the cheapest tiling of one block shape
+    (of ``shapes``, by default all the device's)."""
     if depth <= device.lutram_max_depth:
         return 0
-    return min(ceil(width / w) * ceil(depth / d) for d, w in device.bram_shapes)
+    return min(ceil(width / w) * ceil(depth / d) for d, w in shapes or device.bram_shapes)
+
+
+def bank_slices(width: int, shapes: tuple[tuple[int, int], ...]) -> list[int]:
+    """Widths of the memories one bank of a ``width``-bit banked memory is cut into: as wide as
+    the widest of ``shapes`` (:attr:`Device.bank_shapes`), the last one narrower. Separate
+    memories keep Yosys from tiling a bank with blocks in their pseudo-dual-port shape, whose
+    write-side data pins would carry half of the row."""
+    widest = max(w for _, w in shapes)
+    return [widest] * (width // widest) + ([width % widest] if width % widest else [])
 
 
 def bank_rows(width: int, shapes: tuple[tuple[int, int], ...]) -> int:
@@ -87,7 +106,7 @@ def bank_rows(width: int, shapes: tuple[tuple[int, int], ...]) -> int:
 
 
 def _bank_depth(depth: int, width: int, device: Device) -> int:
-    return min(bank_rows(width, device.bram_shapes), 1 << max(0, (depth - 1).bit_length()))
+    return min(bank_rows(width, device.bank_shapes), 1 << max(0, (depth - 1).bit_length()))
 
 
 def bank_groups(depth: int, width: int, device: Device) -> int:
@@ -97,11 +116,16 @@ def bank_groups(depth: int, width: int, device: Device) -> int:
 
 
 def banked_blocks(depth: int, width: int, device: Device) -> int:
-    """Block RAMs of a :class:`ttzo.hw.bram.BankedMemory`: every bank tiled on its own."""
+    """Block RAMs of a :class:`ttzo.hw.bram.BankedMemory`: every slice of every bank tiled on
+    its own."""
     bank_depth = _bank_depth(depth, width, device)
     full, rest = divmod(depth, bank_depth)
-    return (full * bram_blocks(bank_depth, width, device)
-            + (bram_blocks(rest, width, device) if rest else 0))
+    shapes = device.bank_shapes
+
+    def bank(rows: int) -> int:
+        return sum(bram_blocks(rows, w, device, shapes) for w in bank_slices(width, shapes))
+
+    return full * bank(bank_depth) + (bank(rest) if rest else 0)
 
 
 @dataclass

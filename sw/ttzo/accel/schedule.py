@@ -37,7 +37,8 @@ from ..model.spec import LayerSpec
 
 __all__ = [
     "CoreSchedule", "LayerSchedule", "layer_schedule", "emulate_layer", "LOOP_NAMES",
-    "BANK_GROUP", "DRAIN_BETWEEN", "drain_last", "OUT_LATENCY", "READ_LATENCY", "rng_latency",
+    "BANK_GROUP", "BANK_MEMORY", "DRAIN_BETWEEN", "drain_last", "OUT_LATENCY", "READ_LATENCY",
+    "rng_latency",
 ]
 
 #: Cycles of a banked block RAM read (``ttzo.hw.bram.BankedMemory``): the bank's address
@@ -46,6 +47,10 @@ READ_LATENCY = 4
 
 #: Banks of a ``BankedMemory`` whose registered outputs meet in one first-level multiplexer.
 BANK_GROUP = 4
+
+#: Name prefix of a ``BankedMemory``'s bank memories; the build selects their read ports by it
+#: (read/write collisions are undefined there, see ``ttzo.hw.bram``).
+BANK_MEMORY = "bank"
 
 #: DRAIN cycles between two cores of a layer. After an iteration issued at cycle t the engine's
 #: state block RAMs are read at t + rng_latency + 4 - READ_LATENCY (reads issue early enough for

@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from ..accel.estimate import estimate
+from ..accel.schedule import BANK_MEMORY
 from ..device.config import DeviceConfig
 from .boards import Board
+from .outreg import pack_netlist_file
 
 __all__ = ["BuildError", "BuildResult", "build", "TOOLS", "tool_path", "tool_versions",
            "parse_steps", "YOSYS_AFTER_READ"]
@@ -45,7 +47,11 @@ QUERY_BATCH = 128
 #: and fails on such names in wide designs ("GetSize(conn.first) == GetSize(conn.second)"), so
 #: they are renamed to plain identifiers (``s_reg_3_``); hiding them (``rename -hide``) works
 #: too, but leaves timing reports with cell names that say nothing about the design.
-YOSYS_AFTER_READ = "rename -unescape w:*[[]*"
+#: Then the read ports of banked memories are declared "don't care" on a read/write collision
+#: (ttzo.hw.bram: the design never uses such a read), so Yosys adds no bypass logic behind the
+#: blocks and every block's data output drives its bank register alone (see :mod:`.outreg`).
+YOSYS_AFTER_READ = ("rename -unescape w:*[[]*; "
+                    f"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:MEMID=\\\\{BANK_MEMORY}* %i")
 #: Cell types of nextpnr's utilization report, per resource and family.
 _CELLS = {
     "ecp5": {"LUT": "TRELLIS_COMB", "FF": "TRELLIS_FF", "DSP": "MULT18X18D", "BRAM": "DP16KD"},
@@ -114,6 +120,20 @@ def parse_steps(script: str) -> list[tuple[str, list[str]]]:
     return steps
 
 
+def _pack_output_registers(netlist: Path, cwd: Path) -> dict[str, Any]:
+    """The ``outreg`` step: block RAM output registers packed into the synthesized netlist."""
+    log = cwd / "outreg.log"
+    start = time.monotonic()
+    try:
+        result = pack_netlist_file(netlist)
+    except (OSError, ValueError, KeyError) as exc:
+        log.write_text(f"{type(exc).__name__}: {exc}\n")
+        raise BuildError("outreg", log, f"{type(exc).__name__}: {exc}") from exc
+    log.write_text(result.log_text())
+    return {"step": "outreg", "seconds": round(time.monotonic() - start, 1), "log": log.name,
+            "packed": len(result.packed), "absorbed_ffs": result.absorbed_ffs}
+
+
 def _run_step(name: str, argv: list[str], cwd: Path) -> dict[str, Any]:
     log = cwd / f"{name}.log"
     argv = [tool_path(argv[0])] + argv[1:]
@@ -178,7 +198,7 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
     # 2. elaborate: Amaranth's build plan (RTLIL, constraints, tool script)
     t0 = time.monotonic()
     log(f"[ttzo build] elaborating for {board.name} ({board.device.part})")
-    top = BoardTop(config, clock_mhz * 1e6, baud, board.device.bram_shapes)
+    top = BoardTop(config, clock_mhz * 1e6, baud, board.device.bank_shapes)
     plat = board.platform()
     os.environ.setdefault("OPENFPGALOADER", "true")  # only checked, never run, by the plan
     try:
@@ -198,10 +218,15 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
                   "log": script})
 
     # 3. synthesize, place and route, pack
+    packed = None
     for name, argv in parse_steps(plan.files[script]):
         log(f"[ttzo build] {name}: {argv[0]} ... (log: {out_dir / (name + '.log')})")
         steps.append(_run_step(name, argv, out_dir))
         log(f"[ttzo build] {name}: done in {steps[-1]['seconds']} s")
+        if name == "synth" and board.family == "ecp5":
+            steps.append(_pack_output_registers(out_dir / "ttzo.json", out_dir))
+            packed = steps[-1]["packed"]
+            log(f"[ttzo build] outreg: {packed} block RAM output registers packed")
 
     # 4. report
     # ecppack writes ttzo.bit, icepack ttzo.bin
@@ -234,6 +259,7 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
         "ffs_used": used["FF"], "ffs_available": available["FF"],
         "dsp_used": used["DSP"], "dsp_available": available["DSP"],
         "bram_used": used["BRAM"], "bram_available": available["BRAM"],
+        "bram_output_registers": packed,
         "estimate": {"used": est.used, "available": est.available},
         "cycles_per_group": est.group_interval_cycles,
         "forward_queries_per_s": round(est_at_fmax.forward_queries_per_s, 2),

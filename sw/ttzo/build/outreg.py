@@ -1,0 +1,175 @@
+"""Pack fabric registers behind ECP5 block RAM read ports into the blocks' output registers.
+
+An ECP5 DP16KD read takes 5.8 ns from clock to data without the block's own output register
+(``REGMODE_B = "OUTREG"``), and the fabric register that follows is often placed far away: on the
+MNIST accelerator that path (clock-to-out plus routing) was the critical one. Yosys 0.70 does not
+absorb such registers. This step does, on the synthesized JSON netlist, between synthesis and
+place and route: the RTL and its simulations keep the plain memory and the fabric register.
+
+A block's read port is packed only when the result is the same circuit cycle for cycle:
+
+- the block reads every cycle and never resets its port (``CEB = OCEB = 1``, ``RSTB = 0``, no
+  chip select, the clock not inverted, no output register yet), so its data latch and an output
+  register that loads every cycle hold exactly what a fabric register loading every cycle would;
+- nothing reads port A's data outputs (a 36-bit read brings half its row out there);
+- every used data bit drives exactly one load, the data input of a ``TRELLIS_FF`` on the same
+  clock with no clock enable and no set/reset.
+
+The packed flip-flops are removed and the block drives their outputs. Anything else is left as it
+was, with the reason in the step's log.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["OutregResult", "pack_output_registers", "pack_netlist_file"]
+
+_BRAM = "DP16KD"
+_FF = "TRELLIS_FF"
+_DATA_PINS = 18  # DOB0..DOB17; unused ones are unconnected or have no load
+
+
+@dataclass
+class OutregResult:
+    """What the step did: blocks packed, flip-flops absorbed, and why other blocks were not."""
+
+    packed: list[str] = field(default_factory=list)
+    absorbed_ffs: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def log_text(self) -> str:
+        lines = [f"{len(self.packed)} {_BRAM} read ports packed, {self.absorbed_ffs} "
+                 f"{_FF}s absorbed; {len(self.skipped)} left as they were"]
+        lines += [f"packed  {name}" for name in self.packed]
+        lines += [f"skipped {name}: {why}" for name, why in self.skipped.items()]
+        return "\n".join(lines) + "\n"
+
+
+def _param(cell: dict[str, Any], name: str, default: str) -> str:
+    """A cell's string parameter (Yosys pads binary-looking strings with a space)."""
+    return str(cell.get("parameters", {}).get(name, default)).rstrip()
+
+
+def _const(bits: list, value: str) -> bool:
+    return len(bits) == 1 and bits[0] == value
+
+
+def _loads(module: dict[str, Any]) -> dict[Any, list[tuple[str, str]]]:
+    """Every net bit's loads: ``(cell, port)`` of cell inputs, ``("", port)`` of top outputs."""
+    loads: dict[Any, list[tuple[str, str]]] = defaultdict(list)
+    for name, cell in module.get("cells", {}).items():
+        directions = cell.get("port_directions", {})
+        for port, bits in cell.get("connections", {}).items():
+            if directions.get(port, "input") != "output":
+                for bit in bits:
+                    loads[bit].append((name, port))
+    for port, info in module.get("ports", {}).items():
+        if info.get("direction") != "input":
+            for bit in info.get("bits", []):
+                loads[bit].append(("", port))
+    return loads
+
+
+def _port_problem(bram: dict[str, Any]) -> str | None:
+    """Why the block's read port B cannot take an output register, or ``None``."""
+    conn = bram["connections"]
+    if _param(bram, "REGMODE_B", "NOREG") != "NOREG":
+        return "port B already has an output register"
+    if _param(bram, "CLKBMUX", "CLKB") != "CLKB":
+        return "port B clock is inverted or unused"
+    for port, value in (("CEB", "1"), ("OCEB", "1"), ("RSTB", "0"), ("CSB0", "0"),
+                        ("CSB1", "0"), ("CSB2", "0")):
+        if not _const(conn.get(port, [value]), value):
+            return f"{port} is not constant {value}"
+    if _param(bram, "CSDECODE_B", "0b000") != "0b000":
+        return "port B decodes a chip select"
+    return None
+
+
+def _ff_problem(ff: dict[str, Any], clock: list) -> str | None:
+    """Why the flip-flop cannot become the block's output register, or ``None``."""
+    conn = ff["connections"]
+    if _param(ff, "CLKMUX", "CLK") != "CLK" or conn.get("CLK") != clock:
+        return "a data bit's register has another clock"
+    if _param(ff, "CEMUX", "1") not in ("1", "CE") or (
+            _param(ff, "CEMUX", "1") == "CE" and not _const(conn.get("CE", ["1"]), "1")):
+        return "a data bit's register has a clock enable"
+    if _param(ff, "LSRMUX", "LSR") == "LSR" and not _const(conn.get("LSR", ["0"]), "0"):
+        return "a data bit's register has a set/reset"
+    return None
+
+
+def pack_output_registers(netlist: dict[str, Any]) -> OutregResult:
+    """Pack eligible ``DP16KD`` read ports in place (see the module docstring).
+
+    Parameters
+    ----------
+    netlist : dict
+        A Yosys JSON netlist (``write_json``), modified in place.
+
+    Returns
+    -------
+    OutregResult
+    """
+    result = OutregResult()
+    for module in netlist.get("modules", {}).values():
+        cells = module.get("cells", {})
+        loads = _loads(module)
+        for name in [n for n, c in cells.items() if c.get("type") == _BRAM]:
+            bram = cells[name]
+            why = _port_problem(bram)
+            pairs: list[tuple[str, str]] = []  # (data port, flip-flop)
+            if why is None and any(loads.get(bit) for i in range(_DATA_PINS)
+                                   for bit in bram["connections"].get(f"DOA{i}", [])):
+                # a 36-bit read brings half its row out on port A, which would stay unregistered
+                why = "port A's data outputs are used too"
+            if why is None:
+                for i in range(_DATA_PINS):
+                    port = f"DOB{i}"
+                    bits = bram["connections"].get(port, [])
+                    users = loads.get(bits[0], []) if bits else []
+                    if not users:
+                        continue
+                    if len(users) > 1:
+                        why = f"{port} drives {len(users)} loads"
+                        break
+                    ff_name, ff_port = users[0]
+                    ff = cells.get(ff_name)
+                    if ff is None or ff.get("type") != _FF or ff_port != "DI":
+                        why = f"{port} drives {ff_port} of {ff_name or 'a top port'}, " \
+                              f"not a {_FF}'s DI"
+                        break
+                    why = _ff_problem(ff, bram["connections"].get("CLKB"))
+                    if why is not None:
+                        break
+                    pairs.append((port, ff_name))
+                else:
+                    if not pairs:
+                        why = "no data bit drives a register"
+            if why is not None:
+                result.skipped[name] = why
+                continue
+            for port, ff_name in pairs:
+                # the block now drives the register's output net; the register goes
+                bram["connections"][port] = list(cells[ff_name]["connections"]["Q"])
+                del cells[ff_name]
+            bram.setdefault("parameters", {})["REGMODE_B"] = "OUTREG"
+            result.packed.append(name)
+            result.absorbed_ffs += len(pairs)
+    return result
+
+
+def pack_netlist_file(path: Path) -> OutregResult:
+    """:func:`pack_output_registers` on a JSON netlist file, rewritten in place."""
+    path = Path(path)
+    netlist = json.loads(path.read_text())
+    result = pack_output_registers(netlist)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(netlist))
+    tmp.replace(path)
+    return result
