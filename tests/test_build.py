@@ -113,7 +113,8 @@ def test_real_ecp5_build_writes_bitstream_and_report(tmp_path):
     """Synthesis, place and route and packing of a small accelerator for the ULX3S-85F."""
     board = get_board("ulx3s-85f")
     config = DeviceConfig(model("ecp5-small"), lanes=2, input_groups=1, max_data=256)
-    result = build(board, config, tmp_path, clock_mhz=50.0, baud=1_000_000, log=lambda _: None)
+    result = build(board, config, tmp_path, clock_mhz=50.0, baud=1_000_000, endpoints=True,
+                   log=lambda _: None)
     assert result.bitstream.stat().st_size > 100_000
     report = json.loads((tmp_path / "build_report.json").read_text())
     assert report == result.report
@@ -124,7 +125,12 @@ def test_real_ecp5_build_writes_bitstream_and_report(tmp_path):
     assert 0 < report["luts_used"] < 83640 and report["dsp_used"] >= 2 * 2
     assert report["fmax_mhz"] > 0 and report["clock_pll_mhz"] == 50.0
     assert [s["step"] for s in report["steps"]] == ["estimate", "elaborate", "synth",
-                                                     "outreg", "pnr", "pack"]
+                                                     "outreg", "pnr", "pack", "sta"]
+    # every endpoint meets the requested 50 MHz, and the worst slack is nextpnr's Fmax
+    assert report["failing_endpoints"] == 0 and report["failing_groups"] == []
+    assert report["worst_slack_ns"] == pytest.approx(1000 / 50 - 1000 / report["fmax_mhz"],
+                                                     abs=0.01)
+    assert "# 0 of " in (tmp_path / "endpoints.txt").read_text()
     # every banked memory's blocks took their bank registers (no bypass logic in between);
     # only plain memories (parameters, link buffer) keep theirs in the fabric
     outreg = (tmp_path / "outreg.log").read_text().splitlines()

@@ -224,7 +224,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     clock = args.clock_mhz or board["clock_mhz"]
     out = Path(args.out or f"builds/{board.name}-{config.spec.name}-{config.lanes}l")
     try:
-        result = build(board, config, out, clock, args.baud or board["baud"], seed=args.seed)
+        result = build(board, config, out, clock, args.baud or board["baud"], seed=args.seed,
+                       endpoints=args.endpoints)
     except BuildError as err:
         print(f"ttzo: error: {err}", file=sys.stderr)
         return 3 if err.step == "estimate" else 1
@@ -234,6 +235,10 @@ def cmd_build(args: argparse.Namespace) -> int:
           f"{'met' if rep['timing_met'] else 'NOT met'}); LUT {rep['luts_used']:,}/"
           f"{rep['luts_available']:,}, DSP {rep['dsp_used']}/{rep['dsp_available']}, "
           f"BRAM {rep['bram_used']}/{rep['bram_available']}; {rep['build_time_s']} s")
+    if "failing_endpoints" in rep:
+        print(f"{rep['failing_endpoints']} endpoints fail at {clock} MHz; worst by part:")
+        for g in rep["failing_groups"][:6]:
+            print(f"  {g['group']:<28} {g['count']:6d} endpoints, worst {g['worst_ns']:+.2f} ns")
     print(f"report: {out / 'build_report.md'}")
     if args.report_json:
         Path(args.report_json).parent.mkdir(parents=True, exist_ok=True)
@@ -315,6 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     bld.add_argument("--report-json", help="also write the build report here")
     bld.add_argument("--require-timing", action="store_true",
                      help="exit with code 4 when the requested clock is not met")
+    bld.add_argument("--endpoints", action="store_true",
+                     help="check every endpoint against the clock (endpoints.txt; the report "
+                          "groups the failing ones by design hierarchy)")
     bld.set_defaults(func=cmd_build)
 
     prog = sub.add_parser("program", help="load a bitstream through openFPGALoader")

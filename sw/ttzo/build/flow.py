@@ -26,6 +26,7 @@ from ..accel.schedule import BANK_MEMORY
 from ..device.config import DeviceConfig
 from .boards import Board
 from .outreg import pack_netlist_file
+from .sta import endpoint_slacks, summarize
 
 __all__ = ["BuildError", "BuildResult", "build", "TOOLS", "tool_path", "tool_versions",
            "parse_steps", "YOSYS_AFTER_READ"]
@@ -134,6 +135,24 @@ def _pack_output_registers(netlist: Path, cwd: Path) -> dict[str, Any]:
             "packed": len(result.packed), "absorbed_ffs": result.absorbed_ffs}
 
 
+def _check_endpoints(cwd: Path, clock_mhz: float) -> dict[str, Any]:
+    """The ``sta`` step: every endpoint's setup slack at the requested clock."""
+    start = time.monotonic()
+    try:
+        ends = endpoint_slacks(cwd / "ttzo.sdf", 1000.0 / clock_mhz)
+    except OSError as exc:
+        raise BuildError("sta", cwd / "ttzo.sdf", f"{type(exc).__name__}: {exc}") from exc
+    failing = [e for e in ends if e.slack_ns < 0]
+    (cwd / "endpoints.txt").write_text(
+        f"# {len(failing)} of {len(ends)} endpoints fail at {clock_mhz} MHz: slack (ns), "
+        "endpoint, start of its worst path\n"
+        + "".join(f"{e.slack_ns:8.3f}  {e.pin}  <-  {e.start}\n" for e in failing))
+    return {"step": "sta", "seconds": round(time.monotonic() - start, 1),
+            "log": "endpoints.txt", "failing_endpoints": len(failing),
+            "worst_slack_ns": ends[0].slack_ns if ends else None,
+            "failing_groups": summarize(failing)[:12]}
+
+
 def _run_step(name: str, argv: list[str], cwd: Path) -> dict[str, Any]:
     log = cwd / f"{name}.log"
     argv = [tool_path(argv[0])] + argv[1:]
@@ -161,9 +180,13 @@ def _utilization(pnr: dict, family: str) -> tuple[dict[str, int], dict[str, int]
 
 
 def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, baud: int,
-          seed: int = 1, allow_timing_fail: bool = True,
+          seed: int = 1, allow_timing_fail: bool = True, endpoints: bool = False,
           log=print) -> BuildResult:
     """Build the accelerator of ``config`` for ``board`` into ``out_dir``.
+
+    With ``endpoints``, nextpnr also writes the routed design's delays (``ttzo.sdf``) and a last
+    step checks every endpoint against the requested clock (:mod:`.sta`): ``endpoints.txt``
+    lists the failing ones, the report counts them and groups them by design hierarchy.
 
     Raises
     ------
@@ -208,6 +231,7 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
             script_after_read=YOSYS_AFTER_READ,
             nextpnr_opts=(f"--report report.json --seed {seed} "
                           + ("--timing-allow-fail " if allow_timing_fail else "")
+                          + ("--sdf ttzo.sdf " if endpoints else "")
                           + board.constraints.get("nextpnr_opts", "")),
         )
     except Exception as exc:  # noqa: BLE001 - any elaboration error is this step's failure
@@ -227,6 +251,14 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
             steps.append(_pack_output_registers(out_dir / "ttzo.json", out_dir))
             packed = steps[-1]["packed"]
             log(f"[ttzo build] outreg: {packed} block RAM output registers packed")
+
+    failing = None
+    if endpoints:
+        steps.append(_check_endpoints(out_dir, clock_mhz))
+        failing = {k: steps[-1].pop(k)
+                   for k in ("failing_endpoints", "worst_slack_ns", "failing_groups")}
+        log(f"[ttzo build] sta: {failing['failing_endpoints']} endpoints fail at "
+            f"{clock_mhz} MHz (list: {out_dir / 'endpoints.txt'})")
 
     # 4. report
     # ecppack writes ttzo.bit, icepack ttzo.bin
@@ -260,6 +292,7 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
         "dsp_used": used["DSP"], "dsp_available": available["DSP"],
         "bram_used": used["BRAM"], "bram_available": available["BRAM"],
         "bram_output_registers": packed,
+        **(failing or {}),
         "estimate": {"used": est.used, "available": est.available},
         "cycles_per_group": est.group_interval_cycles,
         "forward_queries_per_s": round(est_at_fmax.forward_queries_per_s, 2),
@@ -300,6 +333,16 @@ def report_markdown(report: dict[str, Any]) -> str:
     lines += ["", "| clock | achieved MHz | requested MHz |", "|---|---:|---:|"]
     lines += [f"| `{n}` | {c['achieved_mhz']} | {c['requested_mhz']} |"
               for n, c in report["clocks"].items()]
+    if report.get("failing_endpoints"):
+        lines += ["", f"{report['failing_endpoints']} endpoints fail at the requested clock "
+                  "(`endpoints.txt`); by part of the design:", "",
+                  "| part | failing endpoints | worst slack ns | worst path starts at |",
+                  "|---|---:|---:|---|"]
+        lines += [f"| `{g['group']}` | {g['count']} | {g['worst_ns']} | `{g['start']}` |"
+                  for g in report["failing_groups"]]
+    elif "failing_endpoints" in report:
+        lines += ["", "Every endpoint meets the requested clock (worst slack "
+                  f"{report['worst_slack_ns']} ns)."]
     lines += ["", "| step | seconds | log |", "|---|---:|---|"]
     lines += [f"| {s['step']} | {s['seconds']} | {s['log']} |" for s in report["steps"]]
     lines += ["", "Tools: " + ", ".join(f"{k} ({v})" for k, v in report["tools"].items()), ""]
