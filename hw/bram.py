@@ -7,12 +7,13 @@ blocks, so one read address reaches a hundred and more block RAM pins across the
 MNIST accelerator that single net took 12.7 ns to route). :class:`BankedMemory` splits the memory
 in depth into banks of ``bank_depth`` rows (one block deep each), gives every bank its own read
 address register (loaded only by addresses in that bank, so synthesis cannot merge the copies),
-registers every bank's read data in the fabric next to its blocks, and selects the bank only in
-the following cycles: a registered choice among groups of four banks, then the group. Writes
-are registered the same way (an address and enable register per bank, one shared data
-register). Reads therefore take four cycles, and a write reaches the blocks one cycle after it
-is presented; the golden twin is a plain array read four cycles later whose block access (the
-second of the four cycles) sees the writes presented at least two cycles before it.
+registers every bank's read data twice (the first register becomes the blocks' own output
+register on ECP5, the second sits in the fabric next to them), and selects the bank only in the
+following cycles: a registered choice among groups of four banks, then the group. Writes are
+registered the same way (an address and enable register per bank, one shared data register).
+Reads therefore take five cycles, and a write reaches the blocks one cycle after it is
+presented; the golden twin is a plain array read five cycles later whose block access (the
+second of the five cycles) sees the writes presented at least two cycles before it.
 
 A read whose block access meets a write to the same row (the write presented one cycle before)
 is **undefined**: the build declares such collisions "don't care" to Yosys (``COLLISION_X_MASK``
@@ -159,17 +160,23 @@ class BankedMemory(wiring.Component):
                 with m.If(self.rd_en):
                     m.d.sync += collided.eq(wr_en_q & (wr_addr_q == addr_q))
                 data = Mux(collided, ~data, data)
+            # On ECP5 the build moves `reg` into the blocks (their output registers, see
+            # ttzo.build.outreg); `near` is then the first fabric register, one per block output
+            # pin beside its block: with block RAM output pins fanning straight into the group
+            # multiplexers of four blocks, nextpnr's router had not resolved the congestion of
+            # the MNIST accelerator after 170 iterations (25 minutes).
+            near = Signal(self.shape, name=f"bank{b}_q2", reset_less=True)
             with m.If(self.rd_en):
-                m.d.sync += reg.eq(data)
-            held.append(reg)
+                m.d.sync += [reg.eq(data), near.eq(reg)]
+            held.append(near)
         # The bank select is registered in two levels (groups of GROUP banks, then the group),
         # so that no multiplexer wider than GROUP inputs sits between two registers: the bank
         # registers are spread over the chip with their blocks.
-        sel0, sel1 = Signal.like(bank_sel), Signal.like(bank_sel)
+        sel0, sel1, sel2 = (Signal.like(bank_sel) for _ in range(3))
         group_sel = Signal(range(max(2, self.groups)))
         with m.If(self.rd_en):
             m.d.sync += [sel0.eq(high if self.banks > 1 else 0), sel1.eq(sel0),
-                         bank_sel.eq(sel1), group_sel.eq(bank_sel // self.GROUP)]
+                         sel2.eq(sel1), bank_sel.eq(sel2), group_sel.eq(bank_sel // self.GROUP)]
         grouped = []
         for g in range(self.groups):
             members = held[g * self.GROUP:(g + 1) * self.GROUP]

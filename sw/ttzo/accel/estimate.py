@@ -109,10 +109,14 @@ def _bank_depth(depth: int, width: int, device: Device) -> int:
     return min(bank_rows(width, device.bank_shapes), 1 << max(0, (depth - 1).bit_length()))
 
 
+def banks(depth: int, width: int, device: Device) -> int:
+    """Banks of a :class:`ttzo.hw.bram.BankedMemory`."""
+    return -(-depth // _bank_depth(depth, width, device))
+
+
 def bank_groups(depth: int, width: int, device: Device) -> int:
     """Group registers of a :class:`ttzo.hw.bram.BankedMemory` (one per ``BANK_GROUP`` banks)."""
-    banks = -(-depth // _bank_depth(depth, width, device))
-    return -(-banks // BANK_GROUP)
+    return -(-banks(depth, width, device) // BANK_GROUP)
 
 
 def banked_blocks(depth: int, width: int, device: Device) -> int:
@@ -186,13 +190,16 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
         for name, depth, width in shapes:
             mems.append({"layer": index, "memory": name, "depth": depth, "width": width,
                          "blocks": banked_blocks(depth, width, device),
-                         "group_ffs": bank_groups(depth, width, device) * width})
+                         # every bank's second data register, and the group registers
+                         "bank_ffs": (banks(depth, width, device)
+                                      + bank_groups(depth, width, device)) * width})
     n_layers = len(spec.layers)
     used = {
         "LUT": _LUT_BASE * n_layers + _LUT_PER_LANE * lanes * n_layers,
-        # the fit, plus the memories' bank-group registers (added after it was calibrated)
+        # the fit, plus registers the memories gained after it was calibrated (as synthesized:
+        # on ECP5 the build then moves each bank's first data register into its blocks)
         "FF": (_FF_BASE * n_layers + _FF_PER_LANE * lanes * n_layers
-               + sum(m["group_ffs"] for m in mems)),
+               + sum(m["bank_ffs"] for m in mems)),
         # per layer: one multiplier per lane, one for Gaussian weight perturbations, one for
         # bias perturbations
         "DSP": sum(lanes + 1 + int(layer.bias) for layer in spec.layers),

@@ -42,8 +42,9 @@ __all__ = [
 ]
 
 #: Cycles of a banked block RAM read (``ttzo.hw.bram.BankedMemory``): the bank's address
-#: register, the block RAM, the bank's data register, the bank group's register.
-READ_LATENCY = 4
+#: register, the block RAM, the bank's two data registers (the block's output register on
+#: ECP5, then one beside it), the bank group's register.
+READ_LATENCY = 5
 
 #: Banks of a ``BankedMemory`` whose registered outputs meet in one first-level multiplexer.
 BANK_GROUP = 4
