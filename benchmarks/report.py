@@ -209,9 +209,13 @@ def build_section() -> list[str]:
                              "| | | | | |")
             else:
                 lines.append(_build_row(p))
+        stale = r is not None and d["date"] < r["date"]
         lines += ["", f"Queries/s at min(Fmax, requested clock) from the cycle model; builds ran "
                   f"{d['jobs']} at a time (build minutes include that sharing). "
-                  f"Command: `{d['command']}` ({d['date']}; {_machine(d)})", ""]
+                  f"Command: `{d['command']}` ({d['date']}; {_machine(d)})"
+                  + (f". These builds predate the MNIST build above ({r['date']}): the design "
+                     "has changed since (docs/engine.md), so their numbers describe the earlier "
+                     "design." if stale else ""), ""]
     i = _load("build_icebreaker")
     if i is not None:
         lines += ["## Bitstream: iCEBreaker (iCE40UP5K)", "",

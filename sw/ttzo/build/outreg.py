@@ -104,6 +104,39 @@ def _ff_problem(ff: dict[str, Any], clock: list) -> str | None:
     return None
 
 
+Loads = dict[Any, list[tuple[str, str]]]
+
+
+def _port_registers(bram: dict[str, Any], cells: dict[str, Any],
+                    loads: Loads) -> tuple[list[tuple[str, str]], str | None]:
+    """The ``(data pin, flip-flop)`` pairs of a block's read port, or why it cannot be packed."""
+    why = _port_problem(bram)
+    if why is None and any(loads.get(bit) for i in range(_DATA_PINS)
+                           for bit in bram["connections"].get(f"DOA{i}", [])):
+        # a 36-bit read brings half its row out on port A, which would stay unregistered
+        why = "port A's data outputs are used too"
+    if why is not None:
+        return [], why
+    pairs = []
+    for i in range(_DATA_PINS):
+        port = f"DOB{i}"
+        bits = bram["connections"].get(port, [])
+        users = loads.get(bits[0], []) if bits else []
+        if not users:
+            continue
+        if len(users) > 1:
+            return [], f"{port} drives {len(users)} loads"
+        ff_name, ff_port = users[0]
+        ff = cells.get(ff_name)
+        if ff is None or ff.get("type") != _FF or ff_port != "DI":
+            return [], f"{port} drives {ff_port} of {ff_name or 'a top port'}, not a {_FF}'s DI"
+        why = _ff_problem(ff, bram["connections"].get("CLKB"))
+        if why is not None:
+            return [], why
+        pairs.append((port, ff_name))
+    return pairs, None if pairs else "no data bit drives a register"
+
+
 def pack_output_registers(netlist: dict[str, Any]) -> OutregResult:
     """Pack eligible ``DP16KD`` read ports in place (see the module docstring).
 
@@ -122,35 +155,7 @@ def pack_output_registers(netlist: dict[str, Any]) -> OutregResult:
         loads = _loads(module)
         for name in [n for n, c in cells.items() if c.get("type") == _BRAM]:
             bram = cells[name]
-            why = _port_problem(bram)
-            pairs: list[tuple[str, str]] = []  # (data port, flip-flop)
-            if why is None and any(loads.get(bit) for i in range(_DATA_PINS)
-                                   for bit in bram["connections"].get(f"DOA{i}", [])):
-                # a 36-bit read brings half its row out on port A, which would stay unregistered
-                why = "port A's data outputs are used too"
-            if why is None:
-                for i in range(_DATA_PINS):
-                    port = f"DOB{i}"
-                    bits = bram["connections"].get(port, [])
-                    users = loads.get(bits[0], []) if bits else []
-                    if not users:
-                        continue
-                    if len(users) > 1:
-                        why = f"{port} drives {len(users)} loads"
-                        break
-                    ff_name, ff_port = users[0]
-                    ff = cells.get(ff_name)
-                    if ff is None or ff.get("type") != _FF or ff_port != "DI":
-                        why = f"{port} drives {ff_port} of {ff_name or 'a top port'}, " \
-                              f"not a {_FF}'s DI"
-                        break
-                    why = _ff_problem(ff, bram["connections"].get("CLKB"))
-                    if why is not None:
-                        break
-                    pairs.append((port, ff_name))
-                else:
-                    if not pairs:
-                        why = "no data bit drives a register"
+            pairs, why = _port_registers(bram, cells, loads)
             if why is not None:
                 result.skipped[name] = why
                 continue
