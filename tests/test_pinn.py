@@ -281,3 +281,35 @@ def test_zero_output_layer_starts_from_the_ansatz():
     exact = x[:, :5].sum(axis=1) + 1 - x[:, 5]
     assert task.evaluate(theta)["test_rel_l2"] == pytest.approx(
         np.linalg.norm(1 - x[:, 5]) / np.linalg.norm(exact))
+
+
+def test_parallel_queries_equal_serial_ones_bit_for_bit():
+    """Two forked workers serve a Stein step's direction queries; the numbers do not change,
+    neither per query nor over a few training steps."""
+    from ttzo.train.config import builtin_config, load_config
+    from ttzo.train.loop import Trainer
+    from ttzo.zo import ParallelQueries, get_directions, query_seed
+
+    cfg = load_config(builtin_config("poisson2d_quick"), {"pinn.pool": 2000})
+    task = PDETask(TTMLP(cfg.model, dense_products=True), cfg.pinn, seed=0)
+    theta = task.init_params(np.random.default_rng(1))
+    serial = task.objective(np.arange(8))
+    parallel = ParallelQueries(task.objective(np.arange(8)), workers=2)
+    seeds = [query_seed(5, q) for q in range(5)]
+    steps = [0.01, -0.01, 0.02, 0.01, -0.03]
+    rademacher = get_directions("rademacher")
+    expected = serial.direction_losses(theta, rademacher, seeds, steps)
+    got = parallel.direction_losses(theta, rademacher, seeds, steps)
+    assert np.array_equal(got, expected) and parallel.queries == 5
+    assert parallel.loss(theta) == serial.loss(theta) and parallel.queries == 6
+    # other attributes come from the wrapped objective
+    assert parallel.evaluations_per_query == serial.evaluations_per_query
+    with pytest.raises(ValueError, match="workers must be a positive integer, not 0"):
+        ParallelQueries(serial, 0)
+
+    thetas = []
+    for workers in (1, 2):
+        trainer = Trainer(task, cfg.build_phases(task.dim), 0.01, workers=workers)
+        trainer.run(stop_after_steps=3)
+        thetas.append(trainer.theta.copy())
+    assert np.array_equal(thetas[0], thetas[1])

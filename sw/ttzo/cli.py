@@ -86,7 +86,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     trainer = Trainer(task, cfg.build_phases(model.dim), cfg.epochs, seed=cfg.seed,
                       evals_per_epoch=cfg.evals_per_epoch, run_dir=run_dir,
-                      fingerprint=cfg.raw, progress=progress)
+                      fingerprint=cfg.raw, progress=progress, workers=args.workers)
     started = time.perf_counter()
     last = trainer.run(resume=args.resume, stop_after_steps=args.max_steps)
     bar.close()
@@ -292,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
     train.add_argument("--overwrite", action="store_true", help="start over in an existing run dir")
     train.add_argument("--max-steps", type=int, help="stop (checkpointed) after this many steps")
+    train.add_argument("--workers", type=int, default=1,
+                       help="processes sharing each step's random-direction queries (same "
+                            "results; e.g. 2 on two cores for the PDE runs)")
     train.add_argument("--data", help="folder with the MNIST files (default: search, download)")
     train.add_argument("--result-json", help="also write the result summary here")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")

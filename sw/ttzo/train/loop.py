@@ -23,7 +23,7 @@ from ..optim.optimizers import Optimizer
 from ..optim.schedules import Schedule
 from ..zo.directions import query_seed
 from ..zo.estimators import Estimator
-from ..zo.objective import Objective
+from ..zo.objective import Objective, ParallelQueries
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .metrics import MetricsLog
 
@@ -121,12 +121,16 @@ class Trainer:
         The run's configuration; a checkpoint made with another one is refused on resume.
     progress : callable or None
         ``progress(samples_done, postfix_dict)`` after each step, for a progress bar.
+    workers : int
+        Processes that share a step's random-direction queries (:class:`ParallelQueries`);
+        the results do not depend on it.
     """
 
     def __init__(self, task: Task, phases: Sequence[Phase], epochs: float, seed: int = 0,
                  evals_per_epoch: int = 1, run_dir: str | Path | None = None,
                  fingerprint: dict[str, Any] | None = None,
-                 progress: Callable[[int, dict[str, Any]], None] | None = None):
+                 progress: Callable[[int, dict[str, Any]], None] | None = None,
+                 workers: int = 1):
         if not phases:
             raise ValueError("training needs at least one phase")
         if not epochs > 0:
@@ -141,6 +145,9 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.fingerprint = json.loads(json.dumps(fingerprint or {}))
         self.progress = progress
+        if int(workers) != workers or workers < 1:
+            raise ValueError(f"workers must be a positive integer, not {workers!r}")
+        self.workers = int(workers)
         self.theta = task.init_params(np.random.default_rng(query_seed(self.seed, 0x1A17)))
         self.state = TrainState(next_eval=self.eval_interval)
         self.metrics: MetricsLog | None = None
@@ -282,6 +289,8 @@ class Trainer:
                 continue
             indices = self._permutation(st.epoch)[st.sample : st.sample + batch]
             objective = self.task.objective(indices)
+            if self.workers > 1:
+                objective = ParallelQueries(objective, self.workers)
             est = phase.estimator.estimate(objective, self.theta, query_seed(self.seed, st.step))
             lr = phase.schedule(self.progress_epochs() - st.phase_start)
             phase.optimizer.step(self.theta, est.grad, lr)

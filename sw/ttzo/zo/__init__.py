@@ -9,7 +9,7 @@ from .directions import (
     register_directions,
 )
 from .estimators import CGE, RGE, Estimate, Estimator, make_estimator
-from .objective import FunctionObjective, ModelObjective, Objective
+from .objective import FunctionObjective, ModelObjective, Objective, ParallelQueries
 
 __all__ = [
     "CGE",
@@ -19,6 +19,7 @@ __all__ = [
     "Estimator",
     "FunctionObjective",
     "ModelObjective",
+    "ParallelQueries",
     "NumpyDirections",
     "Objective",
     "RGE",

@@ -7,6 +7,7 @@ objective counts the forward queries (loss evaluations on the batch) it serves.
 
 from __future__ import annotations
 
+import multiprocessing
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
@@ -17,7 +18,7 @@ from ..model.losses import Loss
 from ..model.mlp import TTMLP
 from .directions import DirectionGenerator
 
-__all__ = ["Objective", "FunctionObjective", "ModelObjective"]
+__all__ = ["Objective", "FunctionObjective", "ModelObjective", "ParallelQueries"]
 
 
 class Objective(ABC):
@@ -135,3 +136,71 @@ class ModelObjective(Objective):
             theta, self.x, lambda out: self.loss_def.grad(out, self.targets)
         )
         return grad, float(self.loss_def.fn(outputs, self.targets))
+
+
+# The direction queries a forked worker evaluates: set by the parent right before it forks, so
+# the objective reaches the workers without being pickled (PDE residuals may be closures).
+_FORKED: tuple | None = None
+
+
+def _forked_chunk(indices: np.ndarray) -> np.ndarray:
+    objective, theta, directions, seeds, steps = _FORKED
+    return objective.direction_losses(theta, directions, [seeds[i] for i in indices],
+                                      [steps[i] for i in indices])
+
+
+class ParallelQueries(Objective):
+    """Serves ``inner``'s direction queries from ``workers`` forked processes.
+
+    A zeroth-order step's random-direction queries are independent full forwards; here they are
+    split into ``workers`` contiguous chunks, each evaluated by a process forked for the call
+    (the objective of a step changes every step, and forking hands it over without pickling).
+    Every query is computed exactly as ``inner`` computes it, so the losses are bit for bit the
+    serial ones. Other queries (``loss``, coordinate queries, which have their own fast paths)
+    and attributes go to ``inner`` directly. POSIX only (``fork``).
+
+    Parameters
+    ----------
+    inner : Objective
+    workers : int
+        Processes per call (at least 2 to gain anything).
+    """
+
+    def __init__(self, inner: Objective, workers: int):
+        if int(workers) != workers or workers < 1:
+            raise ValueError(f"workers must be a positive integer, not {workers!r}")
+        super().__init__()
+        self.inner = inner
+        self.dim = inner.dim
+        self.workers = int(workers)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)  # gradient(), fields(), stencil, ...
+
+    def _loss(self, theta: np.ndarray) -> float:
+        return self.inner._loss(theta)
+
+    def loss(self, theta: np.ndarray) -> float:
+        self.queries += 1
+        return self.inner.loss(theta)
+
+    def coordinate_losses(self, theta: np.ndarray, indices: np.ndarray, step: float) -> np.ndarray:
+        self.queries += len(indices)
+        return self.inner.coordinate_losses(theta, indices, step)
+
+    def direction_losses(self, theta, directions, seeds, steps) -> np.ndarray:
+        global _FORKED
+        n = len(seeds)
+        workers = min(self.workers, n)
+        if workers < 2:
+            out = self.inner.direction_losses(theta, directions, seeds, steps)
+        else:
+            chunks = np.array_split(np.arange(n), workers)
+            _FORKED = (self.inner, theta, directions, list(seeds), list(steps))
+            try:
+                with multiprocessing.get_context("fork").Pool(workers) as pool:
+                    out = np.concatenate(pool.map(_forked_chunk, chunks))
+            finally:
+                _FORKED = None
+        self.queries += n
+        return out
