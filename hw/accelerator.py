@@ -220,6 +220,18 @@ class Accelerator(wiring.Component):
         # -- UPDATE: parameter stream through the update unit -------------------------------------
         if has_update:
             cfg = update.config
+            # Seed and coefficient table writes are registered (which table, entry, word) and
+            # applied a cycle later: the frame state machine's decode and the entry decode then
+            # never share a cycle ahead of the tables' 48 x max_directions enables (the most
+            # failing endpoints at 100 MHz). The tables are read only after the frame.
+            tbl = Signal(data.StructLayout({"seed": 1, "coef": 1, "index": len(coef_pos),
+                                       "word": 32}))
+            tbl_q = Signal.like(tbl)
+            m.d.sync += tbl_q.eq(tbl)
+            with m.If(tbl_q.seed):
+                m.d.sync += cfg.seeds[tbl_q.index].eq(tbl_q.word)
+            with m.If(tbl_q.coef):
+                m.d.sync += cfg.coefs[tbl_q.index].eq(tbl_q.word[:16])
             is_bias = Const(0, 1)
             for lo, hi in cfg_dev.bias_ranges():
                 is_bias = is_bias | ((update.i_stream.payload.index >= lo)
@@ -357,8 +369,9 @@ class Accelerator(wiring.Component):
                         with m.If(rx_fire):
                             shift_in()
                             with m.If(got == 3):
-                                m.d.sync += [cfg.seeds[count[:len(coef_pos)]].eq(
-                                    Cat(gathered(3), rx_byte)), count.eq(count + 1), got.eq(0)]
+                                m.d.comb += [tbl.seed.eq(1), tbl.index.eq(count[:len(coef_pos)]),
+                                             tbl.word.eq(Cat(gathered(3), rx_byte))]
+                                m.d.sync += [count.eq(count + 1), got.eq(0)]
                 with m.State("UPDATE_COEFS"):
                     with m.If(coef_pos == hdr.count):
                         m.d.sync += index.eq(0)
@@ -368,8 +381,9 @@ class Accelerator(wiring.Component):
                         with m.If(rx_fire):
                             shift_in()
                             with m.If(got == 1):
-                                m.d.sync += [cfg.coefs[coef_pos].eq(Cat(gathered(1), rx_byte)),
-                                             coef_pos.eq(coef_pos + 1), got.eq(0)]
+                                m.d.comb += [tbl.coef.eq(1), tbl.index.eq(coef_pos),
+                                             tbl.word.eq(Cat(gathered(1), rx_byte))]
+                                m.d.sync += [coef_pos.eq(coef_pos + 1), got.eq(0)]
                 with m.State("UPDATE_READ"):
                     m.d.comb += th_rd.addr.eq(index)
                     with m.If(index == n_params):
