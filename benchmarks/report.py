@@ -197,13 +197,13 @@ def build_section() -> list[str]:
     if e is not None:
         lines += [
             f"Where the {e['clock_requested_mhz']:g} MHz clock is missed: every endpoint's setup "
-            f"slack from the routed design (`--endpoints`, same seed as above: "
+            f"slack from the routed design (`--endpoints`; the build of commit {e['commit']}, "
             f"{e['fmax_mhz']:.1f} MHz); {e['failing_endpoints']:,} endpoints fail, worst slack "
-            f"{e['worst_slack_ns']} ns. By part of the design (the first three levels of the "
-            "cell names Yosys gives):", "",
-            "| part | failing endpoints | worst slack ns |", "| --- | ---: | ---: |",
-            *[f"| `{g['group']}` | {g['count']:,} | {g['worst_ns']} |"
-              for g in e["failing_groups"]], "",
+            f"{e['worst_slack_ns']} ns. By the source line of the endpoint's flip-flop (lines "
+            f"of that commit):", "",
+            "| source | failing endpoints | worst slack ns |", "| --- | ---: | ---: |",
+            *[f"| `{g['source']}` | {g['count']:,} | {g['worst_ns']} |"
+              for g in e["failing_sources"]], "",
             f"Command: `{e['command']}` ({e['date']}; {_machine(e)}; build "
             f"{e['build_time_s'] / 60:.1f} min while the test suite shared the machine).", ""]
     d = _load("build_ulx3s_design_space")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ttzo.build.sta import endpoint_slacks, summarize
+from ttzo.build.sta import by_source, endpoint_slacks, summarize
 
 # Two flip-flops launch (clock-to-out 500 ps); a LUT combines them (200 ps from A, 300 ps from
 # B); a block RAM launches too (900 ps). Routes: ff_a -> lut.A 1000, ff_b -> lut.B 4000,
@@ -119,3 +119,14 @@ def test_summary_groups_failing_endpoints(tmp_path):
     assert [(g["group"], g["count"]) for g in groups] == [("b", 2)]
     assert groups[0]["worst_ns"] == pytest.approx(2.5 - 5.7)
     assert summarize(endpoint_slacks(sdf, period_ns=10.0)) == []
+
+
+def test_failing_endpoints_by_source_line(tmp_path):
+    sdf = tmp_path / "t.sdf"
+    sdf.write_text(SDF)
+    netlist = {"modules": {"top": {"cells": {
+        "b.ff_c": {"attributes": {"src": "/repo/hw/x.py:12|/repo/hw/y.py:3"}},
+        "b.ff_d": {"attributes": {"src": "/repo/hw/x.py:12"}}}}}}
+    groups = by_source(endpoint_slacks(sdf, period_ns=2.5), netlist, root="/repo/")
+    assert groups == [{"source": "hw/x.py:12", "count": 2, "worst_ns": pytest.approx(-3.2)}]
+    assert by_source(endpoint_slacks(sdf, period_ns=2.5), {})[0]["source"] == "?"

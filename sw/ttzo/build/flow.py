@@ -26,7 +26,7 @@ from ..accel.schedule import BANK_MEMORY
 from ..device.config import DeviceConfig
 from .boards import Board
 from .outreg import pack_netlist_file
-from .sta import endpoint_slacks, summarize
+from .sta import by_source, endpoint_slacks, summarize
 
 __all__ = ["BuildError", "BuildResult", "build", "TOOLS", "tool_path", "tool_versions",
            "parse_steps", "YOSYS_AFTER_READ"]
@@ -143,6 +143,11 @@ def _check_endpoints(cwd: Path, clock_mhz: float) -> dict[str, Any]:
     except OSError as exc:
         raise BuildError("sta", cwd / "ttzo.sdf", f"{type(exc).__name__}: {exc}") from exc
     failing = [e for e in ends if e.slack_ns < 0]
+    try:
+        netlist = json.loads((cwd / "ttzo.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        netlist = {}
+    root = str(Path(__file__).resolve().parents[3]) + "/"  # the checkout: hw/..., sw/...
     (cwd / "endpoints.txt").write_text(
         f"# {len(failing)} of {len(ends)} endpoints fail at {clock_mhz} MHz: slack (ns), "
         "endpoint, start of its worst path\n"
@@ -150,7 +155,8 @@ def _check_endpoints(cwd: Path, clock_mhz: float) -> dict[str, Any]:
     return {"step": "sta", "seconds": round(time.monotonic() - start, 1),
             "log": "endpoints.txt", "failing_endpoints": len(failing),
             "worst_slack_ns": ends[0].slack_ns if ends else None,
-            "failing_groups": summarize(failing)[:12]}
+            "failing_groups": summarize(failing)[:12],
+            "failing_sources": by_source(failing, netlist, root)[:12]}
 
 
 def _run_step(name: str, argv: list[str], cwd: Path) -> dict[str, Any]:
@@ -256,7 +262,8 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
     if endpoints:
         steps.append(_check_endpoints(out_dir, clock_mhz))
         failing = {k: steps[-1].pop(k)
-                   for k in ("failing_endpoints", "worst_slack_ns", "failing_groups")}
+                   for k in ("failing_endpoints", "worst_slack_ns", "failing_groups",
+                             "failing_sources")}
         log(f"[ttzo build] sta: {failing['failing_endpoints']} endpoints fail at "
             f"{clock_mhz} MHz (list: {out_dir / 'endpoints.txt'})")
 
@@ -340,6 +347,10 @@ def report_markdown(report: dict[str, Any]) -> str:
                   "|---|---:|---:|---|"]
         lines += [f"| `{g['group']}` | {g['count']} | {g['worst_ns']} | `{g['start']}` |"
                   for g in report["failing_groups"]]
+        lines += ["", "By the source line of the endpoint's flip-flop:", "",
+                  "| source | failing endpoints | worst slack ns |", "|---|---:|---:|"]
+        lines += [f"| `{g['source']}` | {g['count']} | {g['worst_ns']} |"
+                  for g in report["failing_sources"]]
     elif "failing_endpoints" in report:
         lines += ["", "Every endpoint meets the requested clock (worst slack "
                   f"{report['worst_slack_ns']} ns)."]

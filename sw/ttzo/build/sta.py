@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Endpoint", "TimingGraph", "endpoint_slacks", "summarize"]
+__all__ = ["Endpoint", "TimingGraph", "endpoint_slacks", "summarize", "by_source"]
 
 #: Cell input pins that are clocks: an arc from one of them launches a path.
 CLOCK_PINS = {"CLK", "CLKA", "CLKB", "CLKW", "CLKR", "CLK0", "CLK1", "CLK2", "CLK3", "WCK"}
@@ -152,3 +152,22 @@ def summarize(endpoints: list[Endpoint], depth: int = 3) -> list[dict]:
                                                      "start": e.start})
         g["count"] += 1
     return sorted(groups.values(), key=lambda g: g["worst_ns"])
+
+
+def by_source(endpoints: list[Endpoint], netlist: dict, root: str = "") -> list[dict]:
+    """Failing endpoints grouped by the source line of their flip-flop (the ``src`` attribute
+    Yosys keeps from the RTL; cell names are often borrowed from neighbouring nets), with
+    ``root`` cut from the file paths: count and worst slack, worst first."""
+    src = {}
+    for module in netlist.get("modules", {}).values():
+        for name, cell in module.get("cells", {}).items():
+            where = cell.get("attributes", {}).get("src", "")
+            src[name] = where.split("|")[0].replace(root, "", 1) if where else "?"
+    groups: dict[str, dict] = {}
+    for e in endpoints:
+        if e.slack_ns >= 0:
+            break
+        line = src.get(e.pin.rsplit("/", 1)[0], "?")
+        g = groups.setdefault(line, {"source": line, "count": 0, "worst_ns": e.slack_ns})
+        g["count"] += 1
+    return sorted(groups.values(), key=lambda g: (-g["count"], g["worst_ns"]))
