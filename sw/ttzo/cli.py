@@ -236,9 +236,9 @@ def cmd_build(args: argparse.Namespace) -> int:
           f"{rep['luts_available']:,}, DSP {rep['dsp_used']}/{rep['dsp_available']}, "
           f"BRAM {rep['bram_used']}/{rep['bram_available']}; {rep['build_time_s']} s")
     if "failing_endpoints" in rep:
-        print(f"{rep['failing_endpoints']} endpoints fail at {clock} MHz; worst by part:")
-        for g in rep["failing_groups"][:6]:
-            print(f"  {g['group']:<28} {g['count']:6d} endpoints, worst {g['worst_ns']:+.2f} ns")
+        print(f"{rep['failing_endpoints']} endpoints fail at {clock} MHz; most by source line:")
+        for g in rep["failing_sources"][:6]:
+            print(f"  {g['source']:<28} {g['count']:6d} endpoints, worst {g['worst_ns']:+.2f} ns")
     print(f"report: {out / 'build_report.md'}")
     if args.report_json:
         Path(args.report_json).parent.mkdir(parents=True, exist_ok=True)
