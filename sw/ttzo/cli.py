@@ -325,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="exit with code 4 when the requested clock is not met")
     bld.add_argument("--endpoints", action="store_true",
                      help="check every endpoint against the clock (endpoints.txt; the report "
-                          "groups the failing ones by design hierarchy)")
+                          "groups the failing ones by design hierarchy and source line)")
     bld.set_defaults(func=cmd_build)
 
     prog = sub.add_parser("program", help="load a bitstream through openFPGALoader")

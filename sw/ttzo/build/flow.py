@@ -192,7 +192,8 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
 
     With ``endpoints``, nextpnr also writes the routed design's delays (``ttzo.sdf``) and a last
     step checks every endpoint against the requested clock (:mod:`.sta`): ``endpoints.txt``
-    lists the failing ones, the report counts them and groups them by design hierarchy.
+    lists the failing ones, the report counts them and groups them by design hierarchy and by
+    the source line of each endpoint's flip-flop.
 
     Raises
     ------

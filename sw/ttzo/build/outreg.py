@@ -33,6 +33,9 @@ _BRAM = "DP16KD"
 _FF = "TRELLIS_FF"
 _DATA_PINS = 18  # DOB0..DOB17; unused ones are unconnected or have no load
 
+#: Every net bit's loads: ``(cell, port)``, or ``("", port)`` for a top-level output.
+Loads = dict[Any, list[tuple[str, str]]]
+
 
 @dataclass
 class OutregResult:
@@ -59,9 +62,9 @@ def _const(bits: list, value: str) -> bool:
     return len(bits) == 1 and bits[0] == value
 
 
-def _loads(module: dict[str, Any]) -> dict[Any, list[tuple[str, str]]]:
+def _loads(module: dict[str, Any]) -> Loads:
     """Every net bit's loads: ``(cell, port)`` of cell inputs, ``("", port)`` of top outputs."""
-    loads: dict[Any, list[tuple[str, str]]] = defaultdict(list)
+    loads: Loads = defaultdict(list)
     for name, cell in module.get("cells", {}).items():
         directions = cell.get("port_directions", {})
         for port, bits in cell.get("connections", {}).items():
@@ -96,15 +99,12 @@ def _ff_problem(ff: dict[str, Any], clock: list) -> str | None:
     conn = ff["connections"]
     if _param(ff, "CLKMUX", "CLK") != "CLK" or conn.get("CLK") != clock:
         return "a data bit's register has another clock"
-    if _param(ff, "CEMUX", "1") not in ("1", "CE") or (
-            _param(ff, "CEMUX", "1") == "CE" and not _const(conn.get("CE", ["1"]), "1")):
+    cemux = _param(ff, "CEMUX", "1")
+    if cemux not in ("1", "CE") or (cemux == "CE" and not _const(conn.get("CE", ["1"]), "1")):
         return "a data bit's register has a clock enable"
     if _param(ff, "LSRMUX", "LSR") == "LSR" and not _const(conn.get("LSR", ["0"]), "0"):
         return "a data bit's register has a set/reset"
     return None
-
-
-Loads = dict[Any, list[tuple[str, str]]]
 
 
 def _port_registers(bram: dict[str, Any], cells: dict[str, Any],

@@ -140,34 +140,38 @@ def _group(pin: str, depth: int) -> str:
     return ".".join(re.split(r"[._$]", name)[:depth]) if "." in name else name
 
 
-def summarize(endpoints: list[Endpoint], depth: int = 3) -> list[dict]:
-    """Failing endpoints (negative slack) grouped by the first ``depth`` levels of their
-    instance name: count, worst slack and the worst path's start and end."""
-    groups: dict[str, dict] = {}
+def _failing_by(endpoints: list[Endpoint], key) -> dict[str, tuple[Endpoint, int]]:
+    """Failing endpoints (worst first, as :func:`endpoint_slacks` sorts them) grouped by
+    ``key(endpoint)``: each group's worst endpoint and its size."""
+    groups: dict[str, tuple[Endpoint, int]] = {}
     for e in endpoints:
         if e.slack_ns >= 0:
             break
-        g = groups.setdefault(_group(e.pin, depth), {"group": _group(e.pin, depth), "count": 0,
-                                                     "worst_ns": e.slack_ns, "end": e.pin,
-                                                     "start": e.start})
-        g["count"] += 1
-    return sorted(groups.values(), key=lambda g: g["worst_ns"])
+        k = key(e)
+        worst, count = groups.get(k, (e, 0))
+        groups[k] = (worst, count + 1)
+    return groups
+
+
+def summarize(endpoints: list[Endpoint], depth: int = 3) -> list[dict]:
+    """Failing endpoints (negative slack) grouped by the first ``depth`` levels of their
+    instance name: count, worst slack and the worst path's start and end."""
+    groups = _failing_by(endpoints, lambda e: _group(e.pin, depth))
+    return sorted(({"group": k, "count": n, "worst_ns": w.slack_ns, "end": w.pin,
+                    "start": w.start} for k, (w, n) in groups.items()),
+                  key=lambda g: g["worst_ns"])
 
 
 def by_source(endpoints: list[Endpoint], netlist: dict, root: str = "") -> list[dict]:
     """Failing endpoints grouped by the source line of their flip-flop (the ``src`` attribute
     Yosys keeps from the RTL; cell names are often borrowed from neighbouring nets), with
-    ``root`` cut from the file paths: count and worst slack, worst first."""
+    ``root`` cut from the file paths: count and worst slack, the largest groups first."""
     src = {}
     for module in netlist.get("modules", {}).values():
         for name, cell in module.get("cells", {}).items():
             where = cell.get("attributes", {}).get("src", "")
             src[name] = where.split("|")[0].replace(root, "", 1) if where else "?"
-    groups: dict[str, dict] = {}
-    for e in endpoints:
-        if e.slack_ns >= 0:
-            break
-        line = src.get(e.pin.rsplit("/", 1)[0], "?")
-        g = groups.setdefault(line, {"source": line, "count": 0, "worst_ns": e.slack_ns})
-        g["count"] += 1
-    return sorted(groups.values(), key=lambda g: (-g["count"], g["worst_ns"]))
+    groups = _failing_by(endpoints, lambda e: src.get(e.pin.rsplit("/", 1)[0], "?"))
+    return sorted(({"source": k, "count": n, "worst_ns": w.slack_ns}
+                   for k, (w, n) in groups.items()),
+                  key=lambda g: (-g["count"], g["worst_ns"]))
