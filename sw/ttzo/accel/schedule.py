@@ -42,9 +42,9 @@ __all__ = [
 ]
 
 #: Cycles of a banked block RAM read (``ttzo.hw.bram.BankedMemory``): the bank's address
-#: register, the block RAM, the bank's two data registers (the block's output register on
-#: ECP5, then one beside it), the bank group's register.
-READ_LATENCY = 5
+#: register, the block-level address register, the block RAM, the bank's two data registers
+#: (the block's output register on ECP5, then one beside it), the bank group's register.
+READ_LATENCY = 6
 
 #: Banks of a ``BankedMemory`` whose registered outputs meet in one first-level multiplexer.
 BANK_GROUP = 4
@@ -54,10 +54,10 @@ BANK_GROUP = 4
 BANK_MEMORY = "bank"
 
 #: DRAIN cycles between two cores of a layer. After an iteration issued at cycle t the engine's
-#: state block RAMs are read at t + rng_latency + 4 - READ_LATENCY (reads issue early enough for
-#: their data to meet the perturbation; the block access is the second read cycle) and a
-#: finished sum reaches them (through the banks' write registers) readable from
-#: t + rng_latency + 11 (multiply, accumulate, bias, rounding, saturation each in its own
+#: state block RAMs are read at t + rng_latency + 5 - READ_LATENCY (reads issue early enough for
+#: their data to meet the perturbation; the block access is the third read cycle) and a
+#: finished sum reaches them (through the banks' two write registers) readable from
+#: t + rng_latency + 12 (multiply, accumulate, bias, rounding, saturation each in its own
 #: cycle), so the next core's first (equally delayed) read may come READ_LATENCY + 6 cycles
 #: after the last one; one cycle of margin.
 DRAIN_BETWEEN = READ_LATENCY + 7
@@ -72,8 +72,8 @@ def rng_latency(stage_ops: int = 1, rounds: int = 13) -> int:
 
 def drain_last(rng_latency: int) -> int:
     """DRAIN cycles after a layer's last core: the output streamer reads without delay, so it
-    waits for the last write (in the block RAM rng_latency + 11 cycles after the last issue;
-    the streamer's first block access comes one cycle after its first address)."""
+    waits for the last write (in the block RAM rng_latency + 12 cycles after the last issue;
+    the streamer's first block access comes two cycles after its first address)."""
     return rng_latency + 10
 
 #: Cycles of the output streamer beyond one per output beat: the banked read, then the

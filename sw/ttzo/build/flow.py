@@ -26,6 +26,7 @@ from ..accel.schedule import BANK_MEMORY
 from ..device.config import DeviceConfig
 from .boards import Board
 from .outreg import pack_netlist_file
+from .replicate import replicate_netlist_file
 from .sta import by_source, endpoint_slacks, summarize
 
 __all__ = ["BuildError", "BuildResult", "build", "TOOLS", "tool_path", "tool_versions",
@@ -121,18 +122,32 @@ def parse_steps(script: str) -> list[tuple[str, list[str]]]:
     return steps
 
 
-def _pack_output_registers(netlist: Path, cwd: Path) -> dict[str, Any]:
-    """The ``outreg`` step: block RAM output registers packed into the synthesized netlist."""
-    log = cwd / "outreg.log"
+def _netlist_pass(step: str, transform, netlist: Path, cwd: Path):
+    """Run one of the build's own passes over the synthesized netlist, with its log."""
+    log = cwd / f"{step}.log"
     start = time.monotonic()
     try:
-        result = pack_netlist_file(netlist)
+        result = transform(netlist)
     except (OSError, ValueError, KeyError) as exc:
         log.write_text(f"{type(exc).__name__}: {exc}\n")
-        raise BuildError("outreg", log, f"{type(exc).__name__}: {exc}") from exc
+        raise BuildError(step, log, f"{type(exc).__name__}: {exc}") from exc
     log.write_text(result.log_text())
-    return {"step": "outreg", "seconds": round(time.monotonic() - start, 1), "log": log.name,
-            "packed": len(result.packed), "absorbed_ffs": result.absorbed_ffs}
+    return result, {"step": step, "seconds": round(time.monotonic() - start, 1), "log": log.name}
+
+
+def _ecp5_netlist_passes(netlist: Path, cwd: Path,
+                         log) -> tuple[list[dict[str, Any]], int, int]:
+    """The ``outreg`` and ``replicate`` steps (ECP5): block RAM output registers packed, then
+    registers driving several block RAMs copied per block. Returns the steps, the number of
+    packed output registers and the number of register copies."""
+    packed, outreg = _netlist_pass("outreg", pack_netlist_file, netlist, cwd)
+    outreg.update(packed=len(packed.packed), absorbed_ffs=packed.absorbed_ffs)
+    log(f"[ttzo build] outreg: {len(packed.packed)} block RAM output registers packed")
+    copies, replicate = _netlist_pass("replicate", replicate_netlist_file, netlist, cwd)
+    replicate.update(replicated=len(copies.replicated), copies=copies.copies)
+    log(f"[ttzo build] replicate: {len(copies.replicated)} registers driving several block RAMs "
+        f"copied per block ({copies.copies} copies)")
+    return [outreg, replicate], len(packed.packed), copies.copies
 
 
 def _check_endpoints(cwd: Path, clock_mhz: float) -> dict[str, Any]:
@@ -249,15 +264,14 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
                   "log": script})
 
     # 3. synthesize, place and route, pack
-    packed = None
+    packed = copies = None
     for name, argv in parse_steps(plan.files[script]):
         log(f"[ttzo build] {name}: {argv[0]} ... (log: {out_dir / (name + '.log')})")
         steps.append(_run_step(name, argv, out_dir))
         log(f"[ttzo build] {name}: done in {steps[-1]['seconds']} s")
         if name == "synth" and board.family == "ecp5":
-            steps.append(_pack_output_registers(out_dir / "ttzo.json", out_dir))
-            packed = steps[-1]["packed"]
-            log(f"[ttzo build] outreg: {packed} block RAM output registers packed")
+            passes, packed, copies = _ecp5_netlist_passes(out_dir / "ttzo.json", out_dir, log)
+            steps += passes
 
     failing = None
     if endpoints:
@@ -299,7 +313,7 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
         "ffs_used": used["FF"], "ffs_available": available["FF"],
         "dsp_used": used["DSP"], "dsp_available": available["DSP"],
         "bram_used": used["BRAM"], "bram_available": available["BRAM"],
-        "bram_output_registers": packed,
+        "bram_output_registers": packed, "bram_register_copies": copies,
         **(failing or {}),
         "estimate": {"used": est.used, "available": est.available},
         "cycles_per_group": est.group_interval_cycles,

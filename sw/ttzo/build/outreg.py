@@ -21,20 +21,17 @@ was, with the reason in the step's log.
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .netlist import Loads, net_loads, param, rewrite_netlist_file
 
 __all__ = ["OutregResult", "pack_output_registers", "pack_netlist_file"]
 
 _BRAM = "DP16KD"
 _FF = "TRELLIS_FF"
 _DATA_PINS = 18  # DOB0..DOB17; unused ones are unconnected or have no load
-
-#: Every net bit's loads: ``(cell, port)``, or ``("", port)`` for a top-level output.
-Loads = dict[Any, list[tuple[str, str]]]
 
 
 @dataclass
@@ -53,43 +50,22 @@ class OutregResult:
         return "\n".join(lines) + "\n"
 
 
-def _param(cell: dict[str, Any], name: str, default: str) -> str:
-    """A cell's string parameter (Yosys pads binary-looking strings with a space)."""
-    return str(cell.get("parameters", {}).get(name, default)).rstrip()
-
-
 def _const(bits: list, value: str) -> bool:
     return len(bits) == 1 and bits[0] == value
-
-
-def _loads(module: dict[str, Any]) -> Loads:
-    """Every net bit's loads: ``(cell, port)`` of cell inputs, ``("", port)`` of top outputs."""
-    loads: Loads = defaultdict(list)
-    for name, cell in module.get("cells", {}).items():
-        directions = cell.get("port_directions", {})
-        for port, bits in cell.get("connections", {}).items():
-            if directions.get(port, "input") != "output":
-                for bit in bits:
-                    loads[bit].append((name, port))
-    for port, info in module.get("ports", {}).items():
-        if info.get("direction") != "input":
-            for bit in info.get("bits", []):
-                loads[bit].append(("", port))
-    return loads
 
 
 def _port_problem(bram: dict[str, Any]) -> str | None:
     """Why the block's read port B cannot take an output register, or ``None``."""
     conn = bram["connections"]
-    if _param(bram, "REGMODE_B", "NOREG") != "NOREG":
+    if param(bram, "REGMODE_B", "NOREG") != "NOREG":
         return "port B already has an output register"
-    if _param(bram, "CLKBMUX", "CLKB") != "CLKB":
+    if param(bram, "CLKBMUX", "CLKB") != "CLKB":
         return "port B clock is inverted or unused"
     for port, value in (("CEB", "1"), ("OCEB", "1"), ("RSTB", "0"), ("CSB0", "0"),
                         ("CSB1", "0"), ("CSB2", "0")):
         if not _const(conn.get(port, [value]), value):
             return f"{port} is not constant {value}"
-    if _param(bram, "CSDECODE_B", "0b000") != "0b000":
+    if param(bram, "CSDECODE_B", "0b000") != "0b000":
         return "port B decodes a chip select"
     return None
 
@@ -97,12 +73,12 @@ def _port_problem(bram: dict[str, Any]) -> str | None:
 def _ff_problem(ff: dict[str, Any], clock: list) -> str | None:
     """Why the flip-flop cannot become the block's output register, or ``None``."""
     conn = ff["connections"]
-    if _param(ff, "CLKMUX", "CLK") != "CLK" or conn.get("CLK") != clock:
+    if param(ff, "CLKMUX", "CLK") != "CLK" or conn.get("CLK") != clock:
         return "a data bit's register has another clock"
-    cemux = _param(ff, "CEMUX", "1")
+    cemux = param(ff, "CEMUX", "1")
     if cemux not in ("1", "CE") or (cemux == "CE" and not _const(conn.get("CE", ["1"]), "1")):
         return "a data bit's register has a clock enable"
-    if _param(ff, "LSRMUX", "LSR") == "LSR" and not _const(conn.get("LSR", ["0"]), "0"):
+    if param(ff, "LSRMUX", "LSR") == "LSR" and not _const(conn.get("LSR", ["0"]), "0"):
         return "a data bit's register has a set/reset"
     return None
 
@@ -152,7 +128,7 @@ def pack_output_registers(netlist: dict[str, Any]) -> OutregResult:
     result = OutregResult()
     for module in netlist.get("modules", {}).values():
         cells = module.get("cells", {})
-        loads = _loads(module)
+        loads = net_loads(module)
         for name in [n for n, c in cells.items() if c.get("type") == _BRAM]:
             bram = cells[name]
             pairs, why = _port_registers(bram, cells, loads)
@@ -171,10 +147,4 @@ def pack_output_registers(netlist: dict[str, Any]) -> OutregResult:
 
 def pack_netlist_file(path: Path) -> OutregResult:
     """:func:`pack_output_registers` on a JSON netlist file, rewritten in place."""
-    path = Path(path)
-    netlist = json.loads(path.read_text())
-    result = pack_output_registers(netlist)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(netlist))
-    tmp.replace(path)
-    return result
+    return rewrite_netlist_file(path, pack_output_registers)
