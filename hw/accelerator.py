@@ -98,7 +98,8 @@ class Accelerator(wiring.Component):
         in_beats = self.input_groups * in_feat
         param_w = cfg_dev.param_width
 
-        m.submodules.receiver = recv = FrameReceiver(HEADER_BYTES + self.max_data + 2)
+        m.submodules.receiver = recv = FrameReceiver(HEADER_BYTES + self.max_data + 2,
+                                                       self.block_shapes)
         m.submodules.sender = send = FrameSender()
         m.submodules.engine = engine = self.engine
         has_update = self.max_directions > 0  # without it, the host updates (ttzo.device.driver)
@@ -122,16 +123,21 @@ class Accelerator(wiring.Component):
                                                     in_beats, self.block_shapes)
 
         # -- frame byte reader: the received body as a byte stream --------------------------------
+        # The buffer reads in READ_LATENCY cycles, every stage held while the reader stalls; a
+        # valid bit per stage marks the reads of body bytes.
         rx_ptr = Signal(range(recv.max_bytes + 1))
-        rx_valid = Signal()
+        rx_stages = [Signal(name=f"rx_stage{i}") for i in range(READ_LATENCY)]
+        rx_valid = rx_stages[-1]
         rx_ready = Signal()
         rx_active = Signal()
         rx_advance = ~rx_valid | rx_ready
         length = recv.frame.payload.length
+        fetch = rx_active & (rx_ptr < length)
         m.d.comb += [recv.rd_addr.eq(rx_ptr), recv.rd_en.eq(rx_advance)]
-        with m.If(rx_active & rx_advance):
-            m.d.sync += rx_valid.eq(rx_ptr < length)
-            with m.If(rx_ptr < length):
+        with m.If(rx_advance):
+            m.d.sync += [rx_stages[0].eq(fetch)]
+            m.d.sync += [later.eq(earlier) for earlier, later in zip(rx_stages, rx_stages[1:])]
+            with m.If(fetch):
                 m.d.sync += rx_ptr.eq(rx_ptr + 1)
         rx_byte = recv.rd_data
         rx_fire = rx_valid & rx_ready
@@ -298,7 +304,8 @@ class Accelerator(wiring.Component):
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(recv.frame.valid):
-                    m.d.sync += [rx_ptr.eq(0), rx_valid.eq(0), got.eq(0), r_opcode.eq(0),
+                    m.d.sync += [rx_ptr.eq(0), *(v.eq(0) for v in rx_stages), got.eq(0),
+                                 r_opcode.eq(0),
                                  r_seq.eq(0), status.eq(recv.frame.payload.status),
                                  has_payload.eq(0), reply_byte.eq(0)]
                     with m.If(recv.frame.payload.status != Status.OK):

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, enum, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ttzo.device.protocol import END, ESC, ESC_END, ESC_ESC, Status, crc16
+
+from .bram import BankedMemory
 
 __all__ = ["FrameReceiver", "FrameSender", "StreamRegister", "crc16_step", "frame_layout",
            "tx_byte_layout"]
@@ -68,13 +69,15 @@ class FrameReceiver(wiring.Component):
         A complete frame: status ``OK``, ``BAD_CRC`` or ``TOO_LONG``.
     rd_addr, rd_en : In
     rd_data : Out(8)
-        Read port of the buffer (one cycle of latency; holds while ``rd_en`` is low).
+        Read port of the buffer, a :class:`ttzo.hw.bram.BankedMemory`: the byte addressed
+        ``READ_LATENCY`` enabled cycles earlier (every stage holds while ``rd_en`` is low).
     """
 
-    def __init__(self, max_bytes: int):
+    def __init__(self, max_bytes: int, block_shapes: tuple[tuple[int, int], ...] | None = None):
         if not isinstance(max_bytes, int) or max_bytes < 3:
             raise ValueError(f"max_bytes must be an integer of at least 3, not {max_bytes!r}")
         self.max_bytes = max_bytes
+        self.block_shapes = block_shapes
         super().__init__({
             "i_stream": In(stream.Signature(8)),
             "frame": Out(stream.Signature(frame_layout(max_bytes))),
@@ -83,9 +86,10 @@ class FrameReceiver(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.buffer = mem = Memory(shape=8, depth=self.max_bytes, init=[])
-        wr, rd = mem.write_port(), mem.read_port()
-        m.d.comb += [rd.addr.eq(self.rd_addr), rd.en.eq(self.rd_en), self.rd_data.eq(rd.data)]
+        # Banked: the block RAM's output is registered before the executor's byte logic.
+        m.submodules.buffer = mem = BankedMemory(unsigned(8), self.max_bytes, self.block_shapes)
+        m.d.comb += [mem.rd_addr.eq(self.rd_addr), mem.rd_en.eq(self.rd_en),
+                     self.rd_data.eq(mem.rd_data)]
 
         length = Signal(range(self.max_bytes + 1))
         escaped = Signal()
@@ -98,7 +102,7 @@ class FrameReceiver(wiring.Component):
 
         byte = self.i_stream.payload
         decoded = Mux(escaped, Mux(byte == ESC_END, END, Mux(byte == ESC_ESC, ESC, byte)), byte)
-        m.d.comb += [wr.addr.eq(length), wr.data.eq(decoded)]
+        m.d.comb += [mem.wr_addr.eq(length), mem.wr_data.eq(decoded)]
         with m.If(self.i_stream.valid & ~pending):
             with m.If(byte == END):
                 with m.If((length != 0) | overflow):
@@ -114,7 +118,7 @@ class FrameReceiver(wiring.Component):
                 with m.If(length == self.max_bytes):
                     m.d.sync += overflow.eq(1)
                 with m.Else():
-                    m.d.comb += wr.en.eq(1)
+                    m.d.comb += mem.wr_en.eq(1)
                     m.d.sync += [length.eq(length + 1), crc.eq(crc16_step(crc, decoded))]
         return m
 

@@ -102,12 +102,15 @@ class UpdateUnit(wiring.Component):
         acc = Signal(signed(acc_width))
 
         # RNG requests for the current item, seed q on the q-th cycle of ISSUE. The seed is
-        # selected from the table a cycle ahead into a register: the table multiplexer and the
-        # RNG's first adder never share a cycle.
+        # selected from the table a cycle ahead into a register, every cycle (no enable): the
+        # table multiplexer and the RNG's first adder never share a cycle, and nothing but the
+        # small position register decides what it loads.
         seeds = cfg.seeds
         seed_q = Signal(32)
+        # the table position to load next: 0 until an item arrives (EMIT clears it), then
         # issued + 1, kept in a register so that no adder sits before the table multiplexer
         next_seed = Signal(range(max(2, self.max_directions)))
+        m.d.sync += seed_q.eq(seeds[next_seed])
         m.d.comb += [
             rng.i_stream.valid.eq(state == _State.ISSUE),
             rng.i_stream.payload.index.eq(item.index),
@@ -151,14 +154,12 @@ class UpdateUnit(wiring.Component):
                 m.d.comb += self.i_stream.ready.eq(1)
                 with m.If(self.i_stream.valid):
                     m.d.sync += [item.eq(self.i_stream.payload), issued.eq(0), received.eq(0),
-                                 summed.eq(0), acc.eq(0), seed_q.eq(seeds[0]),
-                                 next_seed.eq(1)]
+                                 summed.eq(0), acc.eq(0), next_seed.eq(1)]
                     m.d.sync += state.eq(Mux(cfg.count == 0, _State.EMIT, _State.ISSUE))
             with m.Case(_State.ISSUE):
                 with m.If(issued == cfg.count - 1):
                     m.d.sync += state.eq(_State.WAIT)
-                m.d.sync += [issued.eq(issued + 1), seed_q.eq(seeds[next_seed]),
-                             next_seed.eq(next_seed + 1)]
+                m.d.sync += [issued.eq(issued + 1), next_seed.eq(next_seed + 1)]
             with m.Case(_State.WAIT):
                 with m.If(summed == cfg.count):
                     m.d.sync += [acc_half.eq(acc + half), state.eq(_State.SHIFT)]
@@ -173,6 +174,7 @@ class UpdateUnit(wiring.Component):
                     state.eq(_State.EMIT),
                 ]
             with m.Case(_State.EMIT):
+                m.d.sync += next_seed.eq(0)
                 m.d.comb += self.o_stream.valid.eq(1)
                 with m.If(self.o_stream.ready):
                     m.d.sync += state.eq(_State.IDLE)

@@ -11,6 +11,7 @@ from amaranth.sim import Simulator
 from streams import receive, send
 
 from ttzo.device.protocol import END, ESC, SlipDecoder, Status, crc16, encode_frame
+from ttzo.hw.bram import READ_LATENCY
 from ttzo.hw.link import FrameReceiver, FrameSender, StreamRegister
 
 
@@ -43,11 +44,12 @@ def run_receiver(dut, frames: list[bytes], seed: int):
             length = ctx.get(dut.frame.payload.length)
             status = ctx.get(dut.frame.payload.status)
             body = []
-            for addr in range(length):
-                ctx.set(dut.rd_addr, addr)
+            for addr in range(length + READ_LATENCY):  # addresses in, bytes out, pipelined
+                ctx.set(dut.rd_addr, min(addr, max(length - 1, 0)))
                 ctx.set(dut.rd_en, 1)
                 await ctx.tick()
-                body.append(ctx.get(dut.rd_data))
+                if addr >= READ_LATENCY - 1 and len(body) < length:
+                    body.append(ctx.get(dut.rd_data))
             for _ in range(rng.randrange(3)):
                 await ctx.tick()
             ctx.set(dut.frame.ready, 1)
