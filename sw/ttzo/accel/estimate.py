@@ -119,6 +119,15 @@ def bank_groups(depth: int, width: int, device: Device) -> int:
     return -(-banks(depth, width, device) // BANK_GROUP)
 
 
+def bank_registers(depth: int, width: int, device: Device) -> int:
+    """Flip-flops a :class:`ttzo.hw.bram.BankedMemory` adds beyond those the LUT/FF fit counts:
+    every bank's second read data register and the group registers, and the block-level stage
+    (write data, and per bank the read and write row addresses and the write enable)."""
+    n = banks(depth, width, device)
+    row_bits = (_bank_depth(depth, width, device) - 1).bit_length()
+    return (n + bank_groups(depth, width, device) + 1) * width + n * (2 * row_bits + 1)
+
+
 def banked_blocks(depth: int, width: int, device: Device) -> int:
     """Block RAMs of a :class:`ttzo.hw.bram.BankedMemory`: every slice of every bank tiled on
     its own."""
@@ -190,9 +199,7 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
         for name, depth, width in shapes:
             mems.append({"layer": index, "memory": name, "depth": depth, "width": width,
                          "blocks": banked_blocks(depth, width, device),
-                         # every bank's second data register, and the group registers
-                         "bank_ffs": (banks(depth, width, device)
-                                      + bank_groups(depth, width, device)) * width})
+                         "bank_ffs": bank_registers(depth, width, device)})
     n_layers = len(spec.layers)
     used = {
         "LUT": _LUT_BASE * n_layers + _LUT_PER_LANE * lanes * n_layers,
