@@ -119,17 +119,23 @@ class UpdateUnit(wiring.Component):
         ]
         # Each returning direction gives c_q * u_q (u: +-1, or g with two fraction bits), which
         # is registered, then accumulated: a multiply and an add never share a cycle.
-        # Three registered steps: coefficient selection, product, accumulation.
+        # Four registered steps: coefficient selection, product (and the +-c_q of a sign),
+        # the term of the direction's kind, accumulation.
         coef = Signal(signed(self.coef_width))
         direction = Signal.like(rng.o_stream.payload)
         picked = Signal()
         m.d.sync += [coef.eq(cfg.coefs[received]), direction.eq(rng.o_stream.payload),
                      picked.eq(rng.o_stream.valid)]
+        product = Signal(signed(acc_width))
+        signed_coef = Signal(signed(self.coef_width + 1))
+        product_valid = Signal()
+        m.d.sync += [product.eq(coef * direction.gauss),
+                     signed_coef.eq(Mux(direction.sign, -coef, coef)),
+                     product_valid.eq(picked)]
         term = Signal(signed(acc_width))
         term_valid = Signal()
-        m.d.sync += [term.eq(Mux(cfg.gauss, coef * direction.gauss,
-                                 Mux(direction.sign, -coef, coef))),
-                     term_valid.eq(picked)]
+        m.d.sync += [term.eq(Mux(cfg.gauss, product, signed_coef)),
+                     term_valid.eq(product_valid)]
         with m.If(rng.o_stream.valid):
             m.d.sync += received.eq(received + 1)
         with m.If(term_valid):
