@@ -146,7 +146,7 @@ def _ecp5_netlist_passes(netlist: Path, cwd: Path,
     copies, replicate = _netlist_pass("replicate", replicate_netlist_file, netlist, cwd)
     replicate.update(replicated=len(copies.replicated), copies=copies.copies)
     log(f"[ttzo build] replicate: {len(copies.replicated)} registers driving several block RAMs "
-        f"copied per block ({copies.copies} copies)")
+        f"or multipliers copied per block ({copies.copies} copies)")
     return [outreg, replicate], len(packed.packed), copies.copies
 
 
