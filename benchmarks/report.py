@@ -205,7 +205,8 @@ def build_section() -> list[str]:
             *[f"| `{g['source']}` | {g['count']:,} | {g['worst_ns']} |"
               for g in e["failing_sources"]], "",
             f"Command: `{e['command']}` ({e['date']}; {_machine(e)}; build "
-            f"{e['build_time_s'] / 60:.1f} min while the test suite shared the machine).", ""]
+            f"{e['build_time_s'] / 60:.1f} min while "
+            f"{e.get('shared_with', 'the test suite')} shared the machine).", ""]
     d = _load("build_ulx3s_design_space")
     if d is not None:
         points = list(d["points"])

@@ -78,7 +78,9 @@ def test_estimate_agrees_with_measured_synthesis():
     assert est.used["DSP"] == syn["used"]["MULT18X18D"]
     # LUT and FF are a fit calibrated on this synthesis (and one at 2 lanes): a consistency check
     assert est.used["LUT"] == pytest.approx(syn["used"]["LUT4"], rel=0.1)
-    assert est.used["FF"] == pytest.approx(syn["used"]["FF"], rel=0.1)
+    # (synthesis alone: without the flip-flops the build's replicate step copies afterwards)
+    assert est.replicated_ffs > 0
+    assert est.used["FF"] - est.replicated_ffs == pytest.approx(syn["used"]["FF"], rel=0.1)
     assert measured["cycles_measured"] == est.layer_cycles[0]
 
 

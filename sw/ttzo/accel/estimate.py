@@ -52,6 +52,9 @@ class Device:
     lutram_max_depth: int = 16
     dsp_name: str = "DSP"
     bram_name: str = "BRAM"
+    #: whether the build copies registers that drive several block RAMs or multipliers, one per
+    #: block (``ttzo.build.replicate``, ECP5)
+    replicates: bool = False
 
     @property
     def bank_shapes(self) -> tuple[tuple[int, int], ...]:
@@ -63,7 +66,7 @@ DEVICES: dict[str, Device] = {
     "ulx3s-85f": Device(
         "ulx3s-85f", "LFE5U-85F", 83640, 83640, 156, 208,
         ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
-        dsp_name="MULT18X18D", bram_name="DP16KD",
+        dsp_name="MULT18X18D", bram_name="DP16KD", replicates=True,
     ),
     "icebreaker": Device(
         "icebreaker", "iCE40UP5K", 5280, 5280, 8, 30,
@@ -128,6 +131,19 @@ def bank_registers(depth: int, width: int, device: Device) -> int:
     return (n + bank_groups(depth, width, device) + 1) * width + n * (2 * row_bits + 1)
 
 
+def bank_register_copies(depth: int, width: int, device: Device) -> int:
+    """Flip-flops the build's ``replicate`` step adds to a :class:`ttzo.hw.bram.BankedMemory`
+    (none where the device's build does not replicate): every block-level address and enable bit
+    of a bank copied for each further slice of the bank, every write data bit for each further
+    bank."""
+    if not device.replicates:
+        return 0
+    n = banks(depth, width, device)
+    slices = len(bank_slices(width, device.bank_shapes))
+    row_bits = (_bank_depth(depth, width, device) - 1).bit_length()
+    return n * (slices - 1) * (2 * row_bits + 1) + (n - 1) * width
+
+
 def banked_blocks(depth: int, width: int, device: Device) -> int:
     """Block RAMs of a :class:`ttzo.hw.bram.BankedMemory`: every slice of every bank tiled on
     its own."""
@@ -158,6 +174,8 @@ class Estimate:
     forward_queries_per_s: float
     batch: int
     memories: list[dict[str, Any]] = field(default_factory=list)
+    #: flip-flops among ``used["FF"]`` that the build's ``replicate`` step adds after synthesis
+    replicated_ffs: int = 0
 
     @property
     def exceeded(self) -> list[str]:
@@ -199,7 +217,8 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
         for name, depth, width in shapes:
             mems.append({"layer": index, "memory": name, "depth": depth, "width": width,
                          "blocks": banked_blocks(depth, width, device),
-                         "bank_ffs": bank_registers(depth, width, device)})
+                         "bank_ffs": bank_registers(depth, width, device),
+                         "copies": bank_register_copies(depth, width, device)})
     n_layers = len(spec.layers)
     used = {
         "LUT": _LUT_BASE * n_layers + _LUT_PER_LANE * lanes * n_layers,
@@ -212,23 +231,28 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
         "DSP": sum(lanes + 1 + int(layer.bias) for layer in spec.layers),
         "BRAM": 0,
     }
+    # copies made by the build: bank registers, and the weight register every lane multiplies
+    copies = (sum(m["copies"] for m in mems)
+              + (lanes - 1) * nm.weight.width * n_layers * int(device.replicates))
     if config is not None:
         from ..device.protocol import HEADER_BYTES
 
         shapes = [("inputs", config.input_beats, lanes * nm.input.width, True),
                   ("theta", spec.params, config.param_width, True),
-                  ("frame", HEADER_BYTES + config.max_data + 2, 8, False)]
+                  ("frame", HEADER_BYTES + config.max_data + 2, 8, True)]
         for name, depth, width, banked in shapes:
             blocks = (banked_blocks(depth, width, device) if banked
                       else bram_blocks(depth, width, device))
             mems.append({"layer": None, "memory": name, "depth": depth, "width": width,
                          "blocks": blocks})
+            copies += bank_register_copies(depth, width, device) if banked else 0
         used["LUT"] += _LUT_SYSTEM + _LUT_PER_DIRECTION * config.max_directions
         used["FF"] += _FF_SYSTEM + _FF_PER_DIRECTION * config.max_directions
         # the update unit's coefficient product (the executor's constant products are
         # shift-and-add in the fabric)
         used["DSP"] += int(config.max_directions > 0)
     used["BRAM"] = sum(m["blocks"] for m in mems)
+    used["FF"] += copies
     available = {"LUT": device.luts, "FF": device.ffs, "DSP": device.dsps, "BRAM": device.brams}
     interval = max(cycles)
     clock_hz = clock_mhz * 1e6
@@ -236,4 +260,4 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
     groups = ceil(batch / lanes)
     query_cycles = (groups - 1) * interval + sum(cycles)
     return Estimate(board, device.part, lanes, clock_mhz, used, available, cycles, utils,
-                    interval, samples, clock_hz / query_cycles, batch, mems)
+                    interval, samples, clock_hz / query_cycles, batch, mems, copies)
