@@ -184,8 +184,8 @@ class BankedMemory(wiring.Component):
             held.append(near)
         # The bank select is registered in two levels (groups of GROUP banks, then the group),
         # so that no multiplexer wider than GROUP inputs sits between two registers: the bank
-        # registers are spread over the chip with their blocks.
-        # (the bank of a read, delayed to meet its data)
+        # registers are spread over the chip with their blocks. The read's bank travels in
+        # `sels` until its data reaches the bank registers.
         sels = [Signal.like(bank_sel, name=f"sel{i}") for i in range(READ_LATENCY - 2)]
         group_sel = Signal(range(max(2, self.groups)))
         with m.If(self.rd_en):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 
+import pytest
+
 from ttzo.build.replicate import replicate_block_registers, replicate_netlist_file
 
 CLK, D, CE = 2, 3, 4
@@ -53,7 +55,7 @@ def test_each_block_gets_its_own_copy_with_the_same_inputs():
     before = copy.deepcopy(netlist["modules"]["top"]["cells"])
     result = replicate_block_registers(netlist)
     cells = netlist["modules"]["top"]["cells"]
-    assert result.replicated == {"addr": 3} and result.copies == 2
+    assert result.replicated == {"addr": (3, 2)} and result.copies == 2
     assert "1 TRELLIS_FFs drove more than one of DP16KD, MULT18X18D; 2 copies added" \
         in result.log_text()
     drivers = {}
@@ -105,7 +107,21 @@ def test_multipliers_sharing_a_register_get_copies_too():
         cells[f"mul{lane}"] = _cell("MULT18X18D", {"B0": [10], "A0": [20 + lane]},
                                     {"P0": [30 + lane]})
     netlist = {"modules": {"top": {"cells": cells}}}
-    assert replicate_block_registers(netlist).replicated == {"w": 4}
+    assert replicate_block_registers(netlist).replicated == {"w": (4, 3)}
     drivers = {cells[f"mul{lane}"]["connections"]["B0"][0] for lane in range(4)}
     assert len(drivers) == 4 and all(_driver(cells, bit)[1]["connections"]["DI"] == [D]
                                      for bit in drivers)
+
+
+def test_copies_can_serve_groups_of_neighbouring_blocks():
+    cells = {"w": _ff(D, 10)}
+    for lane in (0, 1, 2, 10, 11):  # natural order: 0 1 2 10 11, grouped by two
+        cells[f"mul{lane}"] = _cell("MULT18X18D", {"B0": [10]}, {"P0": [30 + lane]})
+    netlist = {"modules": {"top": {"cells": cells}}}
+    result = replicate_block_registers(netlist, blocks_per_copy=2)
+    assert result.replicated == {"w": (5, 2)} and "   5 blocks    2 copies  w" in result.log_text()
+    driver = {lane: cells[f"mul{lane}"]["connections"]["B0"][0] for lane in (0, 1, 2, 10, 11)}
+    assert driver[0] == driver[1] == 10 and driver[2] == driver[10] != 10
+    assert driver[11] not in (10, driver[2])
+    with pytest.raises(ValueError, match="blocks_per_copy must be a positive integer, not 0"):
+        replicate_block_registers(netlist, blocks_per_copy=0)

@@ -19,6 +19,7 @@ registers), so that the copies' inputs come from registers placed among the bank
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,19 +35,20 @@ _FF = "TRELLIS_FF"
 
 @dataclass
 class ReplicateResult:
-    """What the step did: per replicated flip-flop, the number of blocks it drove."""
+    """What the step did: per replicated flip-flop, the blocks it drove and the copies made."""
 
-    replicated: dict[str, int] = field(default_factory=dict)
+    replicated: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def copies(self) -> int:
         """Flip-flops added."""
-        return sum(n - 1 for n in self.replicated.values())
+        return sum(copies for _, copies in self.replicated.values())
 
     def log_text(self) -> str:
         lines = [f"{len(self.replicated)} {_FF}s drove more than one of "
                  f"{', '.join(_BLOCKS)}; {self.copies} copies added"]
-        lines += [f"{n:4d} blocks  {name}" for name, n in self.replicated.items()]
+        lines += [f"{blocks:4d} blocks {copies:4d} copies  {name}"
+                  for name, (blocks, copies) in self.replicated.items()]
         return "\n".join(lines) + "\n"
 
 
@@ -59,22 +61,33 @@ def _max_bit(module: dict[str, Any]) -> int:
     return max((b for b in bits if isinstance(b, int)), default=1)
 
 
-def replicate_block_registers(netlist: dict[str, Any]) -> ReplicateResult:
-    """Copy every ``TRELLIS_FF`` that drives several ``DP16KD`` or ``MULT18X18D`` blocks, one
-    per block (in place).
+def _natural_key(name: str) -> list:
+    """Sort key that orders ``bank1_2`` before ``bank1_10``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
-    The original keeps its first block and every load that is not such a block; each further
-    block gets a copy (same parameters and inputs) on a new net.
+
+def replicate_block_registers(netlist: dict[str, Any],
+                              blocks_per_copy: int = 1) -> ReplicateResult:
+    """Copy every ``TRELLIS_FF`` that drives several ``DP16KD`` or ``MULT18X18D`` blocks, one
+    per group of ``blocks_per_copy`` blocks (in place).
+
+    Blocks are grouped in natural name order (a bank's slices are named by column, so a group
+    holds neighbouring columns). The original keeps the first group and every load that is not
+    such a block; each further group gets a copy (same parameters and inputs) on a new net.
 
     Parameters
     ----------
     netlist : dict
         A Yosys JSON netlist (``write_json``), modified in place.
+    blocks_per_copy : int
+        Blocks driven by each copy (1: one copy per block).
 
     Returns
     -------
     ReplicateResult
     """
+    if not isinstance(blocks_per_copy, int) or blocks_per_copy < 1:
+        raise ValueError(f"blocks_per_copy must be a positive integer, not {blocks_per_copy!r}")
     result = ReplicateResult()
     for module in netlist.get("modules", {}).values():
         cells = module.get("cells", {})
@@ -90,22 +103,26 @@ def replicate_block_registers(netlist: dict[str, Any]) -> ReplicateResult:
             for user, port in loads.get(q[0], []):
                 if user and cells[user].get("type") in _BLOCKS:
                     blocks.setdefault(user, []).append(port)
-            if len(blocks) < 2:
+            if len(blocks) <= blocks_per_copy:
                 continue
-            for i, (block, ports) in enumerate(list(blocks.items())[1:], start=1):
+            order = sorted(blocks, key=_natural_key)
+            groups = [order[i:i + blocks_per_copy] for i in range(0, len(order), blocks_per_copy)]
+            for i, group in enumerate(groups[1:], start=1):
                 bit = next_bit
                 next_bit += 1
                 twin = copy.deepcopy(ff)
                 twin["connections"]["Q"] = [bit]
                 cells[f"{name}$rep{i}"] = twin
                 netnames[f"{name}$rep{i}$q"] = {"hide_name": 1, "bits": [bit], "attributes": {}}
-                conns = cells[block]["connections"]
-                for port in ports:
-                    conns[port] = [bit if b == q[0] else b for b in conns[port]]
-            result.replicated[name] = len(blocks)
+                for block in group:
+                    conns = cells[block]["connections"]
+                    for port in blocks[block]:
+                        conns[port] = [bit if b == q[0] else b for b in conns[port]]
+            result.replicated[name] = (len(blocks), len(groups) - 1)
     return result
 
 
-def replicate_netlist_file(path: Path) -> ReplicateResult:
+def replicate_netlist_file(path: Path, blocks_per_copy: int = 1) -> ReplicateResult:
     """:func:`replicate_block_registers` on a JSON netlist file, rewritten in place."""
-    return rewrite_netlist_file(path, replicate_block_registers)
+    return rewrite_netlist_file(
+        path, lambda netlist: replicate_block_registers(netlist, blocks_per_copy))
