@@ -122,13 +122,18 @@ def bank_groups(depth: int, width: int, device: Device) -> int:
     return -(-banks(depth, width, device) // BANK_GROUP)
 
 
+def _bank_control_bits(depth: int, width: int, device: Device) -> int:
+    """Block-level control bits of one bank: read and write row addresses, write enable."""
+    return 2 * (_bank_depth(depth, width, device) - 1).bit_length() + 1
+
+
 def bank_registers(depth: int, width: int, device: Device) -> int:
     """Flip-flops a :class:`ttzo.hw.bram.BankedMemory` adds beyond those the LUT/FF fit counts:
     every bank's second read data register and the group registers, and the block-level stage
     (write data, and per bank the read and write row addresses and the write enable)."""
     n = banks(depth, width, device)
-    row_bits = (_bank_depth(depth, width, device) - 1).bit_length()
-    return (n + bank_groups(depth, width, device) + 1) * width + n * (2 * row_bits + 1)
+    return ((n + bank_groups(depth, width, device) + 1) * width
+            + n * _bank_control_bits(depth, width, device))
 
 
 def bank_register_copies(depth: int, width: int, device: Device) -> int:
@@ -140,8 +145,7 @@ def bank_register_copies(depth: int, width: int, device: Device) -> int:
         return 0
     n = banks(depth, width, device)
     slices = len(bank_slices(width, device.bank_shapes))
-    row_bits = (_bank_depth(depth, width, device) - 1).bit_length()
-    return n * (slices - 1) * (2 * row_bits + 1) + (n - 1) * width
+    return n * (slices - 1) * _bank_control_bits(depth, width, device) + (n - 1) * width
 
 
 def banked_blocks(depth: int, width: int, device: Device) -> int:
@@ -237,15 +241,14 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
     if config is not None:
         from ..device.protocol import HEADER_BYTES
 
-        shapes = [("inputs", config.input_beats, lanes * nm.input.width, True),
-                  ("theta", spec.params, config.param_width, True),
-                  ("frame", HEADER_BYTES + config.max_data + 2, 8, True)]
-        for name, depth, width, banked in shapes:
-            blocks = (banked_blocks(depth, width, device) if banked
-                      else bram_blocks(depth, width, device))
+        # all banked memories, like the engine's
+        shapes = [("inputs", config.input_beats, lanes * nm.input.width),
+                  ("theta", spec.params, config.param_width),
+                  ("frame", HEADER_BYTES + config.max_data + 2, 8)]
+        for name, depth, width in shapes:
             mems.append({"layer": None, "memory": name, "depth": depth, "width": width,
-                         "blocks": blocks})
-            copies += bank_register_copies(depth, width, device) if banked else 0
+                         "blocks": banked_blocks(depth, width, device)})
+            copies += bank_register_copies(depth, width, device)
         used["LUT"] += _LUT_SYSTEM + _LUT_PER_DIRECTION * config.max_directions
         used["FF"] += _FF_SYSTEM + _FF_PER_DIRECTION * config.max_directions
         # the update unit's coefficient product (the executor's constant products are

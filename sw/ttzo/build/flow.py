@@ -25,8 +25,9 @@ from ..accel.estimate import estimate
 from ..accel.schedule import BANK_MEMORY
 from ..device.config import DeviceConfig
 from .boards import Board
-from .outreg import pack_netlist_file
-from .replicate import replicate_netlist_file
+from .netlist import rewrite_netlist_file
+from .outreg import OutregResult, pack_output_registers
+from .replicate import ReplicateResult, replicate_block_registers
 from .sta import by_source, endpoint_slacks, summarize
 
 __all__ = ["BuildError", "BuildResult", "build", "TOOLS", "tool_path", "tool_versions",
@@ -122,32 +123,39 @@ def parse_steps(script: str) -> list[tuple[str, list[str]]]:
     return steps
 
 
-def _netlist_pass(step: str, transform, netlist: Path, cwd: Path):
-    """Run one of the build's own passes over the synthesized netlist, with its log."""
-    log = cwd / f"{step}.log"
-    start = time.monotonic()
-    try:
-        result = transform(netlist)
-    except (OSError, ValueError, KeyError) as exc:
-        log.write_text(f"{type(exc).__name__}: {exc}\n")
-        raise BuildError(step, log, f"{type(exc).__name__}: {exc}") from exc
-    log.write_text(result.log_text())
-    return result, {"step": step, "seconds": round(time.monotonic() - start, 1), "log": log.name}
-
-
 def _ecp5_netlist_passes(netlist: Path, cwd: Path,
                          log) -> tuple[list[dict[str, Any]], int, int]:
-    """The ``outreg`` and ``replicate`` steps (ECP5): block RAM output registers packed, then
-    registers driving several block RAMs copied per block. Returns the steps, the number of
-    packed output registers and the number of register copies."""
-    packed, outreg = _netlist_pass("outreg", pack_netlist_file, netlist, cwd)
-    outreg.update(packed=len(packed.packed), absorbed_ffs=packed.absorbed_ffs)
+    """The ``outreg`` and ``replicate`` steps (ECP5) on the synthesized netlist, read and written
+    once: block RAM output registers packed, then registers driving several block RAMs or
+    multipliers copied per block. Returns the steps, the number of packed output registers and
+    the number of register copies."""
+    steps: list[dict[str, Any]] = []
+    step = "outreg"
+
+    def passes(design: dict[str, Any]) -> tuple[OutregResult, ReplicateResult]:
+        nonlocal step
+        results = []
+        for step, transform in (("outreg", pack_output_registers),
+                                ("replicate", replicate_block_registers)):
+            start = time.monotonic()
+            results.append(transform(design))
+            (cwd / f"{step}.log").write_text(results[-1].log_text())
+            steps.append({"step": step, "seconds": round(time.monotonic() - start, 1),
+                          "log": f"{step}.log"})
+        return results[0], results[1]
+
+    try:
+        packed, copies = rewrite_netlist_file(netlist, passes)
+    except (OSError, ValueError, KeyError) as exc:
+        failed = cwd / f"{step}.log"
+        failed.write_text(f"{type(exc).__name__}: {exc}\n")
+        raise BuildError(step, failed, f"{type(exc).__name__}: {exc}") from exc
+    steps[0].update(packed=len(packed.packed), absorbed_ffs=packed.absorbed_ffs)
+    steps[1].update(replicated=len(copies.replicated), copies=copies.copies)
     log(f"[ttzo build] outreg: {len(packed.packed)} block RAM output registers packed")
-    copies, replicate = _netlist_pass("replicate", replicate_netlist_file, netlist, cwd)
-    replicate.update(replicated=len(copies.replicated), copies=copies.copies)
     log(f"[ttzo build] replicate: {len(copies.replicated)} registers driving several block RAMs "
         f"or multipliers copied per block ({copies.copies} copies)")
-    return [outreg, replicate], len(packed.packed), copies.copies
+    return steps, len(packed.packed), copies.copies
 
 
 def _check_endpoints(cwd: Path, clock_mhz: float) -> dict[str, Any]:
