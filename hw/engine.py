@@ -454,18 +454,30 @@ class TTLayerEngine(wiring.Component):
         ctl2 = Signal(ctl_layout)
         m.d.sync += ctl2.eq(ctl2a)
 
-        # Stage 4: products (one multiplier per lane).
+        # Stage 4: the operands again, in plain registers that the ECP5 build packs into the
+        # multipliers' input registers (ttzo.build.dspreg). w_p cannot be packed itself:
+        # synthesis may fold the saturation into its sign bit's synchronous reset.
+        w_q = Signal(signed(nm.weight.width), reset_less=True)
+        s_q = Signal(buf_shape, reset_less=True)
+        ctl2b = Signal(ctl_layout)
+        m.d.sync += [w_q.eq(w_p), s_q.eq(s_reg), ctl2b.eq(ctl2)]
+        if has_bias:
+            b_q = Signal(signed(nm.bias.width), reset_less=True)
+            m.d.sync += b_q.eq(b_p)
+
+        # Stage 5: products (one multiplier per lane; the build packs these registers into the
+        # multipliers' output registers).
         prod_w = nm.weight.width + self.buffer_width
         prods = [Signal(signed(prod_w), name=f"prod{lane}", reset_less=True)
                  for lane in range(lanes)]
-        m.d.sync += [prods[lane].eq(w_p * s_reg[lane]) for lane in range(lanes)]
+        m.d.sync += [prods[lane].eq(w_q * s_q[lane]) for lane in range(lanes)]
         ctl3 = Signal(ctl_layout)
-        m.d.sync += ctl3.eq(ctl2)
+        m.d.sync += ctl3.eq(ctl2b)
         if has_bias:
             b3 = Signal(signed(nm.bias.width), reset_less=True)
-            m.d.sync += b3.eq(b_p)
+            m.d.sync += b3.eq(b_q)
 
-        # Stage 4: accumulate; a finished sum moves on with its destination.
+        # Stage 6: accumulate; a finished sum moves on with its destination.
         accs = [Signal(signed(acc_w), name=f"acc{lane}", reset_less=True) for lane in range(lanes)]
         sums = [Mux(ctl3.first, prods[lane], accs[lane] + prods[lane]) for lane in range(lanes)]
         with m.If(ctl3.valid):
@@ -478,7 +490,7 @@ class TTLayerEngine(wiring.Component):
             b4 = Signal(signed(nm.bias.width), reset_less=True)
             m.d.sync += b4.eq(b3)
 
-        # Stages 5-7: bias; rounding; saturation and activation; then write. Each of the three
+        # Stages 7-9: bias; rounding; saturation and activation; then write. Each of the three
         # carry chains has its own cycle.
         def reg(expr, name):
             r = Signal(Value.cast(expr).shape(), name=name, reset_less=True)

@@ -18,7 +18,7 @@ from ..model.spec import ModelSpec
 from .schedule import BANK_GROUP, layer_schedule, rng_latency
 
 __all__ = ["Device", "DEVICES", "Estimate", "estimate", "bram_blocks", "banked_blocks", "bank_rows",
-           "bank_slices", "RNG_LATENCY"]
+           "bank_slices", "buffer_width", "RNG_LATENCY"]
 
 #: Latency of the Threefry pipeline with one operation per stage (init, 13 rounds, 3 key
 #: injections, 2 popcount stages), as the gateware measures it (tests/test_hw_rng.py).
@@ -31,6 +31,8 @@ _FF_BASE, _FF_PER_LANE = 3454, 361
 # calibrated on the ULX3S build of the MNIST accelerator (docs/results.md).
 _LUT_SYSTEM, _LUT_PER_DIRECTION = 1500, 60
 _FF_SYSTEM, _FF_PER_DIRECTION = 900, 48
+# A Gaussian direction's scaled sample (ttzo.hw.engine: gauss_t, 17 bits).
+_GAUSS_PRODUCT_BITS = 17
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,9 @@ class Device:
     #: whether the build copies registers that drive several block RAMs or multipliers, one per
     #: block (``ttzo.build.replicate``, ECP5)
     replicates: bool = False
+    #: whether the build moves the multipliers' operand and product registers into the blocks
+    #: (``ttzo.build.dspreg``, ECP5)
+    packs_dsp_registers: bool = False
 
     @property
     def bank_shapes(self) -> tuple[tuple[int, int], ...]:
@@ -66,7 +71,7 @@ DEVICES: dict[str, Device] = {
     "ulx3s-85f": Device(
         "ulx3s-85f", "LFE5U-85F", 83640, 83640, 156, 208,
         ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
-        dsp_name="MULT18X18D", bram_name="DP16KD", replicates=True,
+        dsp_name="MULT18X18D", bram_name="DP16KD", replicates=True, packs_dsp_registers=True,
     ),
     "icebreaker": Device(
         "icebreaker", "iCE40UP5K", 5280, 5280, 8, 30,
@@ -127,6 +132,13 @@ def _bank_control_bits(depth: int, width: int, device: Device) -> int:
     return 2 * (_bank_depth(depth, width, device) - 1).bit_length() + 1
 
 
+def buffer_width(spec: ModelSpec, index: int) -> int:
+    """Bits of one lane's element in layer ``index``'s state buffers (its input, its state
+    between cores and its output share them)."""
+    nm = spec.numerics
+    return max(nm.layer_input(index).width, nm.state.width, nm.activation.width)
+
+
 def bank_registers(depth: int, width: int, device: Device) -> int:
     """Flip-flops a :class:`ttzo.hw.bram.BankedMemory` adds beyond those the LUT/FF fit counts:
     every bank's second read data register and the group registers, and the block-level stage
@@ -180,6 +192,9 @@ class Estimate:
     memories: list[dict[str, Any]] = field(default_factory=list)
     #: flip-flops among ``used["FF"]`` that the build's ``replicate`` step adds after synthesis
     replicated_ffs: int = 0
+    #: synthesized flip-flops the build's ``dspreg`` step moves into multipliers (not in
+    #: ``used["FF"]``)
+    dsp_packed_ffs: int = 0
 
     @property
     def exceeded(self) -> list[str]:
@@ -212,7 +227,7 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
         latency = rng_latency(config.rng_stage_ops) if config is not None else RNG_LATENCY
         cycles.append(sched.cycles_per_group(latency))
         utils.append(sched.utilization(latency))
-        buf_width = lanes * max(nm.layer_input(index).width, nm.state.width, nm.activation.width)
+        buf_width = lanes * buffer_width(spec, index)
         shapes = [("buffer0", sched.buffer_depth, buf_width),
                   ("buffer1", sched.buffer_depth, buf_width),
                   ("weights", layer.weight_params, nm.weight.width)]
@@ -238,6 +253,12 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
     # copies made by the build: bank registers, and the weight register every lane multiplies
     copies = (sum(m["copies"] for m in mems)
               + (lanes - 1) * nm.weight.width * n_layers * int(device.replicates))
+    # registers the build moves into the multipliers: per lane the state operand and the
+    # product, the weight operand, and the Gaussian directions' products
+    packed = int(device.packs_dsp_registers) * sum(
+        lanes * (2 * buffer_width(spec, index) + nm.weight.width) + nm.weight.width
+        + _GAUSS_PRODUCT_BITS * (1 + int(layer.bias))
+        for index, layer in enumerate(spec.layers))
     if config is not None:
         from ..device.protocol import HEADER_BYTES
 
@@ -255,7 +276,7 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
         # shift-and-add in the fabric)
         used["DSP"] += int(config.max_directions > 0)
     used["BRAM"] = sum(m["blocks"] for m in mems)
-    used["FF"] += copies
+    used["FF"] += copies - packed
     available = {"LUT": device.luts, "FF": device.ffs, "DSP": device.dsps, "BRAM": device.brams}
     interval = max(cycles)
     clock_hz = clock_mhz * 1e6
@@ -263,4 +284,4 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
     groups = ceil(batch / lanes)
     query_cycles = (groups - 1) * interval + sum(cycles)
     return Estimate(board, device.part, lanes, clock_mhz, used, available, cycles, utils,
-                    interval, samples, clock_hz / query_cycles, batch, mems, copies)
+                    interval, samples, clock_hz / query_cycles, batch, mems, copies, packed)

@@ -57,10 +57,10 @@ BANK_MEMORY = "bank"
 #: state block RAMs are read at t + rng_latency + 5 - READ_LATENCY (reads issue early enough for
 #: their data to meet the perturbation; the block access is the third read cycle) and a
 #: finished sum reaches them (through the banks' two write registers) readable from
-#: t + rng_latency + 12 (multiply, accumulate, bias, rounding, saturation each in its own
-#: cycle), so the next core's first (equally delayed) read may come READ_LATENCY + 6 cycles
-#: after the last one; one cycle of margin.
-DRAIN_BETWEEN = READ_LATENCY + 7
+#: t + rng_latency + 13 (operand registers, multiply, accumulate, bias, rounding, saturation
+#: each in its own cycle), so the next core's first (equally delayed) read may come
+#: READ_LATENCY + 7 cycles after the last one; one cycle of margin.
+DRAIN_BETWEEN = READ_LATENCY + 8
 
 
 def rng_latency(stage_ops: int = 1, rounds: int = 13) -> int:
@@ -72,9 +72,9 @@ def rng_latency(stage_ops: int = 1, rounds: int = 13) -> int:
 
 def drain_last(rng_latency: int) -> int:
     """DRAIN cycles after a layer's last core: the output streamer reads without delay, so it
-    waits for the last write (in the block RAM rng_latency + 12 cycles after the last issue;
+    waits for the last write (in the block RAM rng_latency + 13 cycles after the last issue;
     the streamer's first block access comes two cycles after its first address)."""
-    return rng_latency + 10
+    return rng_latency + 11
 
 #: Cycles of the output streamer beyond one per output beat: the banked read, then the
 #: streamer's FIFO (write, output register; see ``ttzo.hw.bram.RowStreamer``).

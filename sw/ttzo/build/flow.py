@@ -26,8 +26,9 @@ from ..accel.schedule import BANK_MEMORY
 from ..device.config import DeviceConfig
 from .boards import Board
 from .netlist import rewrite_netlist_file
-from .outreg import OutregResult, pack_output_registers
-from .replicate import ReplicateResult, replicate_block_registers
+from .dspreg import pack_dsp_registers
+from .outreg import pack_output_registers
+from .replicate import replicate_block_registers
 from .sta import by_source, endpoint_slacks, summarize
 
 __all__ = ["BuildError", "BuildResult", "build", "TOOLS", "tool_path", "tool_versions",
@@ -124,38 +125,46 @@ def parse_steps(script: str) -> list[tuple[str, list[str]]]:
 
 
 def _ecp5_netlist_passes(netlist: Path, cwd: Path,
-                         log) -> tuple[list[dict[str, Any]], int, int]:
-    """The ``outreg`` and ``replicate`` steps (ECP5) on the synthesized netlist, read and written
-    once: block RAM output registers packed, then registers driving several block RAMs or
-    multipliers copied per block. Returns the steps, the number of packed output registers and
-    the number of register copies."""
+                         log) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The ``outreg``, ``dspreg`` and ``replicate`` steps (ECP5) on the synthesized netlist,
+    read and written once: block RAM output registers packed, multiplier input and output
+    registers packed, then registers driving several block RAMs or multipliers copied per
+    block. Returns the steps and the build report's fields about them."""
     steps: list[dict[str, Any]] = []
     step = "outreg"
 
-    def passes(design: dict[str, Any]) -> tuple[OutregResult, ReplicateResult]:
+    def passes(design: dict[str, Any]) -> list[Any]:
         nonlocal step
         results = []
         for step, transform in (("outreg", pack_output_registers),
+                                ("dspreg", pack_dsp_registers),
                                 ("replicate", replicate_block_registers)):
             start = time.monotonic()
             results.append(transform(design))
             (cwd / f"{step}.log").write_text(results[-1].log_text())
             steps.append({"step": step, "seconds": round(time.monotonic() - start, 1),
                           "log": f"{step}.log"})
-        return results[0], results[1]
+        return results
 
     try:
-        packed, copies = rewrite_netlist_file(netlist, passes)
+        packed, dsp, copies = rewrite_netlist_file(netlist, passes)
     except (OSError, ValueError, KeyError) as exc:
         failed = cwd / f"{step}.log"
         failed.write_text(f"{type(exc).__name__}: {exc}\n")
         raise BuildError(step, failed, f"{type(exc).__name__}: {exc}") from exc
     steps[0].update(packed=len(packed.packed), absorbed_ffs=packed.absorbed_ffs)
-    steps[1].update(replicated=len(copies.replicated), copies=copies.copies)
+    steps[1].update(inputs=len(dsp.inputs), outputs=len(dsp.outputs),
+                    removed_ffs=dsp.removed_ffs)
+    steps[2].update(replicated=len(copies.replicated), copies=copies.copies)
     log(f"[ttzo build] outreg: {len(packed.packed)} block RAM output registers packed")
+    log(f"[ttzo build] dspreg: {len(dsp.inputs)} multiplier input and {len(dsp.outputs)} output "
+        f"registers packed")
     log(f"[ttzo build] replicate: {len(copies.replicated)} registers driving several block RAMs "
         f"or multipliers copied per block ({copies.copies} copies)")
-    return steps, len(packed.packed), copies.copies
+    return steps, {"bram_output_registers": len(packed.packed),
+                   "dsp_input_registers": len(dsp.inputs),
+                   "dsp_output_registers": len(dsp.outputs),
+                   "bram_register_copies": copies.copies}
 
 
 def _check_endpoints(cwd: Path, clock_mhz: float) -> dict[str, Any]:
@@ -272,13 +281,16 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
                   "log": script})
 
     # 3. synthesize, place and route, pack
-    packed = copies = None
+    netlist_passes: dict[str, Any] = {"bram_output_registers": None,
+                                      "dsp_input_registers": None,
+                                      "dsp_output_registers": None,
+                                      "bram_register_copies": None}
     for name, argv in parse_steps(plan.files[script]):
         log(f"[ttzo build] {name}: {argv[0]} ... (log: {out_dir / (name + '.log')})")
         steps.append(_run_step(name, argv, out_dir))
         log(f"[ttzo build] {name}: done in {steps[-1]['seconds']} s")
         if name == "synth" and board.family == "ecp5":
-            passes, packed, copies = _ecp5_netlist_passes(out_dir / "ttzo.json", out_dir, log)
+            passes, netlist_passes = _ecp5_netlist_passes(out_dir / "ttzo.json", out_dir, log)
             steps += passes
 
     failing = None
@@ -321,7 +333,7 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
         "ffs_used": used["FF"], "ffs_available": available["FF"],
         "dsp_used": used["DSP"], "dsp_available": available["DSP"],
         "bram_used": used["BRAM"], "bram_available": available["BRAM"],
-        "bram_output_registers": packed, "bram_register_copies": copies,
+        **netlist_passes,
         **(failing or {}),
         "estimate": {"used": est.used, "available": est.available},
         "cycles_per_group": est.group_interval_cycles,

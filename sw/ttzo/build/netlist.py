@@ -8,7 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["Loads", "net_loads", "param", "rewrite_netlist_file"]
+__all__ = ["FF", "Loads", "ff_problem", "is_constant", "net_drivers", "net_loads", "param",
+           "rewrite_netlist_file"]
+
+#: The ECP5 fabric flip-flop cell of a synthesized netlist.
+FF = "TRELLIS_FF"
 
 #: Every net bit's loads: ``(cell, port)``, or ``("", port)`` for a top-level output.
 Loads = dict[Any, list[tuple[str, str]]]
@@ -32,6 +36,20 @@ def net_loads(module: dict[str, Any]) -> Loads:
     return loads
 
 
+def net_drivers(module: dict[str, Any]) -> dict[Any, tuple[str, str]]:
+    """Every net bit driven by a cell output: its ``(cell, port)``."""
+    return {bit: (name, port)
+            for name, cell in module.get("cells", {}).items()
+            for port, bits in cell.get("connections", {}).items()
+            if cell.get("port_directions", {}).get(port) == "output"
+            for bit in bits}
+
+
+def is_constant(bits: list, value: str) -> bool:
+    """Whether a one-bit connection is the constant ``value`` (``"0"`` or ``"1"``)."""
+    return len(bits) == 1 and bits[0] == value
+
+
 def param(cell: dict[str, Any], name: str, default: str) -> str:
     """A cell's string parameter (Yosys pads binary-looking strings with a space)."""
     return str(cell.get("parameters", {}).get(name, default)).rstrip()
@@ -47,3 +65,17 @@ def rewrite_netlist_file(path: Path, transform: Callable[[dict[str, Any]], T]) -
     tmp.write_text(json.dumps(netlist))
     tmp.replace(path)
     return result
+
+
+def ff_problem(ff: dict[str, Any], clock: list | None) -> str | None:
+    """Why a ``TRELLIS_FF`` is not a plain register on ``clock`` (rising edge, loading every
+    cycle, no set/reset), as "has ...", or ``None``; ``clock=None`` accepts any clock."""
+    conn = ff["connections"]
+    if param(ff, "CLKMUX", "CLK") != "CLK" or (clock is not None and conn.get("CLK") != clock):
+        return "has another clock"
+    cemux = param(ff, "CEMUX", "1")
+    if cemux not in ("1", "CE") or (cemux == "CE" and not is_constant(conn.get("CE", ["1"]), "1")):
+        return "has a clock enable"
+    if param(ff, "LSRMUX", "LSR") == "LSR" and not is_constant(conn.get("LSR", ["0"]), "0"):
+        return "has a set/reset"
+    return None

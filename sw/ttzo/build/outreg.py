@@ -12,7 +12,7 @@ A block's read port is packed only when the result is the same circuit cycle for
   chip select, the clock not inverted, no output register yet), so its data latch and an output
   register that loads every cycle hold exactly what a fabric register loading every cycle would;
 - nothing reads port A's data outputs (a 36-bit read brings half its row out there);
-- every used data bit drives exactly one load, the data input of a ``TRELLIS_FF`` on the same
+- every used data bit drives exactly one load, the data input of a ``TRELLISFF`` on the same
   clock with no clock enable and no set/reset.
 
 The packed flip-flops are removed and the block drives their outputs. Anything else is left as it
@@ -25,12 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .netlist import Loads, net_loads, param, rewrite_netlist_file
+from .netlist import FF, Loads, ff_problem, is_constant, net_loads, param, rewrite_netlist_file
 
 __all__ = ["OutregResult", "pack_output_registers", "pack_netlist_file"]
 
 _BRAM = "DP16KD"
-_FF = "TRELLIS_FF"
 _DATA_PINS = 18  # DOB0..DOB17; unused ones are unconnected or have no load
 
 
@@ -44,14 +43,10 @@ class OutregResult:
 
     def log_text(self) -> str:
         lines = [f"{len(self.packed)} {_BRAM} read ports packed, {self.absorbed_ffs} "
-                 f"{_FF}s absorbed; {len(self.skipped)} left as they were"]
+                 f"{FF}s absorbed; {len(self.skipped)} left as they were"]
         lines += [f"packed  {name}" for name in self.packed]
         lines += [f"skipped {name}: {why}" for name, why in self.skipped.items()]
         return "\n".join(lines) + "\n"
-
-
-def _const(bits: list, value: str) -> bool:
-    return len(bits) == 1 and bits[0] == value
 
 
 def _port_problem(bram: dict[str, Any]) -> str | None:
@@ -63,23 +58,10 @@ def _port_problem(bram: dict[str, Any]) -> str | None:
         return "port B clock is inverted or unused"
     for port, value in (("CEB", "1"), ("OCEB", "1"), ("RSTB", "0"), ("CSB0", "0"),
                         ("CSB1", "0"), ("CSB2", "0")):
-        if not _const(conn.get(port, [value]), value):
+        if not is_constant(conn.get(port, [value]), value):
             return f"{port} is not constant {value}"
     if param(bram, "CSDECODE_B", "0b000") != "0b000":
         return "port B decodes a chip select"
-    return None
-
-
-def _ff_problem(ff: dict[str, Any], clock: list) -> str | None:
-    """Why the flip-flop cannot become the block's output register, or ``None``."""
-    conn = ff["connections"]
-    if param(ff, "CLKMUX", "CLK") != "CLK" or conn.get("CLK") != clock:
-        return "a data bit's register has another clock"
-    cemux = param(ff, "CEMUX", "1")
-    if cemux not in ("1", "CE") or (cemux == "CE" and not _const(conn.get("CE", ["1"]), "1")):
-        return "a data bit's register has a clock enable"
-    if param(ff, "LSRMUX", "LSR") == "LSR" and not _const(conn.get("LSR", ["0"]), "0"):
-        return "a data bit's register has a set/reset"
     return None
 
 
@@ -104,11 +86,11 @@ def _port_registers(bram: dict[str, Any], cells: dict[str, Any],
             return [], f"{port} drives {len(users)} loads"
         ff_name, ff_port = users[0]
         ff = cells.get(ff_name)
-        if ff is None or ff.get("type") != _FF or ff_port != "DI":
-            return [], f"{port} drives {ff_port} of {ff_name or 'a top port'}, not a {_FF}'s DI"
-        why = _ff_problem(ff, bram["connections"].get("CLKB"))
+        if ff is None or ff.get("type") != FF or ff_port != "DI":
+            return [], f"{port} drives {ff_port} of {ff_name or 'a top port'}, not a {FF}'s DI"
+        why = ff_problem(ff, bram["connections"].get("CLKB"))
         if why is not None:
-            return [], why
+            return [], f"a data bit's register {why}"
         pairs.append((port, ff_name))
     return pairs, None if pairs else "no data bit drives a register"
 

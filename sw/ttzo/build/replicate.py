@@ -24,13 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .netlist import net_loads, rewrite_netlist_file
+from .netlist import FF, net_loads, rewrite_netlist_file
 
 __all__ = ["ReplicateResult", "replicate_block_registers", "replicate_netlist_file"]
 
 #: Hard blocks whose driving registers are copied: block RAMs and multipliers.
 _BLOCKS = ("DP16KD", "MULT18X18D")
-_FF = "TRELLIS_FF"
 
 
 @dataclass
@@ -45,7 +44,7 @@ class ReplicateResult:
         return sum(copies for _, copies in self.replicated.values())
 
     def log_text(self) -> str:
-        lines = [f"{len(self.replicated)} {_FF}s drove more than one of "
+        lines = [f"{len(self.replicated)} {FF}s drove more than one of "
                  f"{', '.join(_BLOCKS)}; {self.copies} copies added"]
         lines += [f"{blocks:4d} blocks {copies:4d} copies  {name}"
                   for name, (blocks, copies) in self.replicated.items()]
@@ -68,7 +67,7 @@ def _natural_key(name: str) -> list:
 
 def replicate_block_registers(netlist: dict[str, Any],
                               blocks_per_copy: int = 1) -> ReplicateResult:
-    """Copy every ``TRELLIS_FF`` that drives several ``DP16KD`` or ``MULT18X18D`` blocks, one
+    """Copy every ``TRELLISFF`` that drives several ``DP16KD`` or ``MULT18X18D`` blocks, one
     per group of ``blocks_per_copy`` blocks (in place).
 
     Blocks are grouped in natural name order (a bank's slices are named by column, so a group
@@ -94,7 +93,7 @@ def replicate_block_registers(netlist: dict[str, Any],
         netnames = module.setdefault("netnames", {})
         loads = net_loads(module)
         next_bit = _max_bit(module) + 1
-        for name in [n for n, c in cells.items() if c.get("type") == _FF]:
+        for name in [n for n, c in cells.items() if c.get("type") == FF]:
             ff = cells[name]
             q = ff.get("connections", {}).get("Q", [])
             if len(q) != 1:
