@@ -125,7 +125,7 @@ def test_real_ecp5_build_writes_bitstream_and_report(tmp_path):
     assert 0 < report["luts_used"] < 83640 and report["dsp_used"] >= 2 * 2
     assert report["fmax_mhz"] > 0 and report["clock_pll_mhz"] == 50.0
     assert [s["step"] for s in report["steps"]] == ["estimate", "elaborate", "synth", "outreg",
-                                                     "replicate", "pnr", "pack", "sta"]
+                                                     "dspreg", "replicate", "pnr", "pack", "sta"]
     # every endpoint meets the requested 50 MHz, and the worst slack is nextpnr's Fmax
     assert report["failing_endpoints"] == 0 and report["failing_groups"] == []
     assert report["worst_slack_ns"] == pytest.approx(1000 / 50 - 1000 / report["fmax_mhz"],
@@ -142,6 +142,12 @@ def test_real_ecp5_build_writes_bitstream_and_report(tmp_path):
     banked_skipped = [ln for ln in skipped if f".{BANK_MEMORY}" in ln]
     assert banked_skipped and all("receiver.buffer." in ln and "CEB is not constant" in ln
                                   for ln in banked_skipped)
+    # every lane multiplier of the engine took its operand and product registers
+    dspreg = (tmp_path / "dspreg.log").read_text().splitlines()
+    inputs = [ln for ln in dspreg if ln.startswith("inputs ")]
+    outputs = [ln for ln in dspreg if ln.startswith("output ")]
+    assert report["dsp_input_registers"] == len(inputs) >= 2 * len(config.spec.layers)
+    assert report["dsp_output_registers"] == len(outputs) >= len(inputs)
     # the block-level address registers of multi-block banks drive one block each
     replicated = (tmp_path / "replicate.log").read_text().splitlines()[1:]
     assert report["bram_register_copies"] == sum(int(ln.split()[2]) for ln in replicated)

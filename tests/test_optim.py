@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from ttzo.optim import SGD, Adam, make_optimizer, make_schedule
+from ttzo.optim import SGD, Adam, AdamW, make_optimizer, make_schedule
 
 
 def test_adam_matches_reference_formula(rng):
@@ -24,6 +24,24 @@ def test_adam_matches_reference_formula(rng):
     np.testing.assert_allclose(theta, ref, rtol=1e-12)
 
 
+def test_adamw_decays_outside_the_normalization(rng):
+    theta = rng.standard_normal(5)
+    grads = [rng.standard_normal(5) for _ in range(4)]
+    opt = make_optimizer("adamw", 5, betas=[0.9, 0.5], weight_decay=0.01)
+    assert isinstance(opt, AdamW)
+    ref, m, v = theta.copy(), np.zeros(5), np.zeros(5)
+    for t, g in enumerate(grads, start=1):
+        opt.step(theta, g, 0.1)
+        m = 0.9 * m + 0.1 * g
+        v = 0.5 * v + 0.5 * g * g
+        ref = ref - 0.1 * ((m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.5**t)) + 1e-8) + 0.01 * ref)
+    np.testing.assert_allclose(theta, ref, rtol=1e-12)
+    # with a zero gradient only the decay acts: theta shrinks by lr * weight_decay per step
+    still = np.ones(3)
+    AdamW(3, weight_decay=0.5).step(still, np.zeros(3), 0.1)
+    np.testing.assert_allclose(still, 0.95)
+
+
 def test_sgd_momentum_matches_reference(rng):
     theta = rng.standard_normal(3)
     ref, vel = theta.copy(), np.zeros(3)
@@ -36,7 +54,7 @@ def test_sgd_momentum_matches_reference(rng):
     np.testing.assert_allclose(theta, ref)
 
 
-@pytest.mark.parametrize("kind", ["adam", "sgd"])
+@pytest.mark.parametrize("kind", ["adam", "adamw", "sgd"])
 def test_state_round_trip_continues_identically(rng, kind):
     a, b = make_optimizer(kind, 4, momentum=0.5) if kind == "sgd" else make_optimizer(kind, 4), None
     theta = rng.standard_normal(4)

@@ -1,6 +1,6 @@
 """Update rules and learning-rate schedules."""
 
-from .optimizers import SGD, Adam, Optimizer, make_optimizer
+from .optimizers import SGD, Adam, AdamW, Optimizer, make_optimizer
 from .schedules import Schedule, make_schedule
 
-__all__ = ["SGD", "Adam", "Optimizer", "Schedule", "make_optimizer", "make_schedule"]
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "Schedule", "make_optimizer", "make_schedule"]

@@ -10,7 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["Optimizer", "SGD", "Adam", "make_optimizer"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "make_optimizer"]
 
 
 class Optimizer(Protocol):
@@ -71,9 +71,9 @@ class Adam:
         self.v = np.zeros(dim)
         self.t = 0
 
-    def step(self, theta: np.ndarray, grad: np.ndarray, lr: float) -> None:
+    def _direction(self, g: np.ndarray) -> np.ndarray:
+        """Update the moments with ``g``; the bias-corrected, normalized step direction."""
         b1, b2 = self.betas
-        g = grad + self.weight_decay * theta if self.weight_decay else grad
         self.t += 1
         self.m *= b1
         self.m += (1 - b1) * g
@@ -81,7 +81,11 @@ class Adam:
         self.v += (1 - b2) * g * g
         m_hat = self.m / (1 - b1**self.t)
         v_hat = self.v / (1 - b2**self.t)
-        theta -= lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        return m_hat / (np.sqrt(v_hat) + self.eps)
+
+    def step(self, theta: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        g = grad + self.weight_decay * theta if self.weight_decay else grad
+        theta -= lr * self._direction(g)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {"m": self.m.copy(), "v": self.v.copy(), "t": np.array(self.t)}
@@ -92,9 +96,19 @@ class Adam:
         self.t = int(state["t"])
 
 
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): ``theta`` shrinks by
+    ``lr * weight_decay * theta`` beside the Adam step instead of the decay entering the
+    normalized gradient. Under a zeroth-order estimate's noise this is a restoring force of its
+    own size, which L2 decay inside Adam's normalization is not."""
+
+    def step(self, theta: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        theta -= lr * (self._direction(grad) + self.weight_decay * theta)
+
+
 def make_optimizer(kind: str, dim: int, **options) -> Optimizer:
-    """Build an optimizer from a config table: ``kind`` is ``sgd`` or ``adam``."""
-    classes = {"sgd": SGD, "adam": Adam}
+    """Build an optimizer from a config table: ``kind`` is ``sgd``, ``adam`` or ``adamw``."""
+    classes = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
     if kind.lower() not in classes:
         raise ValueError(f"unknown optimizer {kind!r}; choose from {sorted(classes)}")
     if "betas" in options:
