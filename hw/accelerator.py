@@ -217,8 +217,9 @@ class Accelerator(wiring.Component):
             engine.p_stream.payload.addr.eq(p_addr),
             engine.p_stream.payload.data.eq(p_value),
             engine.p_stream.valid.eq(p_valid),
-            theta.wr_addr.eq(p_addr), theta.wr_data.eq(p_value),
-            theta.wr_en.eq(p_valid & engine.p_stream.ready),
+            # theta takes the write while it waits for the engine (the same row and value
+            # every cycle), so its write enable is a register, not the engine's handshake
+            theta.wr_addr.eq(p_addr), theta.wr_data.eq(p_value), theta.wr_en.eq(p_valid),
         ]
         p_done = p_valid & engine.p_stream.ready
 

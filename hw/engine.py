@@ -71,8 +71,17 @@ def _round_shift(value, shift: int):
 
 
 def _saturate(value, width: int):
+    """Clamp a signed value to ``signed(width)``. A value fits when its bits from ``width - 1``
+    up are all equal: two reduction trees instead of two wide comparisons (carry chains)."""
+    value = Value.cast(value)
     lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
-    return Mux(value > hi, hi, Mux(value < lo, lo, value))
+    if not value.shape().signed:
+        return Mux(value > hi, hi, value)
+    if value.shape().width <= width:
+        return value
+    top = value[width - 1:]
+    fits = top.all() | ~top.any()
+    return Mux(fits, value[:width].as_signed(), Mux(value[-1], lo, hi))
 
 
 class _Phase(enum.Enum, shape=2):
@@ -227,17 +236,23 @@ class TTLayerEngine(wiring.Component):
         m.d.comb += self.p_stream.ready.eq(p_ok)
         p = self.p_stream.payload
         p_fire = self.p_stream.valid & p_ok
-        m.d.comb += [
-            wmem.wr_addr.eq(p.addr[:w_addr_w]),
-            wmem.wr_data.eq(p.data),
-            wmem.wr_en.eq(p_fire & (p.addr < self.n_weight)),
-        ]
+        # An accepted write is registered (which memory, its address and value) before it
+        # reaches the memories, so that the handshake and the address comparison do not feed
+        # the banks' address decoders in the same cycle. It lands one cycle later; the first
+        # read of a group comes at least rng_latency cycles after the group's first input beat.
+        to_w = Signal()
+        w_addr_q = Signal(w_addr_w, reset_less=True)
+        p_data_q = Signal.like(p.data, reset_less=True)
+        m.d.sync += [to_w.eq(p_fire & (p.addr < self.n_weight)), w_addr_q.eq(p.addr[:w_addr_w]),
+                     p_data_q.eq(p.data)]
+        m.d.comb += [wmem.wr_addr.eq(w_addr_q), wmem.wr_data.eq(p_data_q), wmem.wr_en.eq(to_w)]
         if has_bias:
-            m.d.comb += [
-                bmem.wr_addr.eq(p.addr - self.n_weight),
-                bmem.wr_data.eq(p.data),
-                bmem.wr_en.eq(p_fire & (p.addr >= self.n_weight)),
-            ]
+            to_b = Signal()
+            b_addr_q = Signal.like(bmem.wr_addr, reset_less=True)
+            m.d.sync += [to_b.eq(p_fire & (p.addr >= self.n_weight)),
+                         b_addr_q.eq(p.addr - self.n_weight)]
+            m.d.comb += [bmem.wr_addr.eq(b_addr_q), bmem.wr_data.eq(p_data_q),
+                         bmem.wr_en.eq(to_b)]
 
         # -- loop-nest address generator ---------------------------------------------------------
         nest = [core_s.bounds for core_s in sched.cores]
@@ -396,21 +411,30 @@ class TTLayerEngine(wiring.Component):
 
         # Stage 1: the perturbation of each read entry, from the RNG output and the latched
         # query; registered next to the memory data.
+        # The query's step with and without its sign, registered from the latched query (a
+        # group's query is latched at its first input beat, long before its first perturbed
+        # read), so that no negation sits in the per-entry path.
+        mu_pos, mu_neg, mu_signed = (Signal(signed(9), name=n, reset_less=True)
+                                     for n in ("mu_pos", "mu_neg", "mu_signed"))
+        m.d.sync += [mu_pos.eq(pert.mu), mu_neg.eq(-pert.mu),
+                     mu_signed.eq(Mux(pert.negate, -pert.mu, pert.mu))]
+
         def delta_of(width, is_coordinate, direction):
-            sign_mu = Mux(pert.negate, -pert.mu, pert.mu)
-            # registered product; data registers of the datapath have no reset (the control
-            # words' valid bits do), which keeps the reset net's fanout small
-            gauss_t = Signal(signed(17), name=f"gauss_t_{width}", reset_less=True)
+            # registered product (g times the signed step); data registers of the datapath
+            # have no reset (the control words' valid bits do), which keeps the reset net's
+            # fanout small
+            gauss_t = Signal(signed(len(direction.gauss) + len(mu_signed)),
+                             name=f"gauss_t_{width}", reset_less=True)
             sign_t = Signal(name=f"sign_t_{width}", reset_less=True)
-            m.d.sync += [gauss_t.eq(direction.gauss * pert.mu), sign_t.eq(direction.sign)]
-            gauss_d = _round_shift(Mux(pert.negate, -gauss_t, gauss_t), 2)
-            rad_d = Mux(sign_t ^ pert.negate, -pert.mu, pert.mu)
+            m.d.sync += [gauss_t.eq(direction.gauss * mu_signed), sign_t.eq(direction.sign)]
+            gauss_d = _round_shift(gauss_t, 2)
+            rad_d = Mux(sign_t ^ pert.negate, mu_neg, mu_pos)
             delta_v = Signal(signed(18), name=f"pdelta_{width}")
             with m.Switch(pert.mode):
                 with m.Case(PerturbMode.NONE):
                     m.d.comb += delta_v.eq(0)
                 with m.Case(PerturbMode.COORDINATE):
-                    m.d.comb += delta_v.eq(Mux(is_coordinate, sign_mu, 0))
+                    m.d.comb += delta_v.eq(Mux(is_coordinate, mu_signed, 0))
                 with m.Case(PerturbMode.RADEMACHER):
                     m.d.comb += delta_v.eq(rad_d)
                 with m.Case(PerturbMode.GAUSS):
@@ -431,25 +455,23 @@ class TTLayerEngine(wiring.Component):
         ctl1 = Signal(ctl_layout)
         m.d.sync += ctl1.eq(ctl_r)
 
-        # Stage 2: memory data (registered bank outputs, then the bank select) lands in
-        # registers, and the perturbation waits one cycle beside it.
-        w_reg = Signal(signed(nm.weight.width), reset_less=True)
+        # Stage 2: memory data (registered bank outputs, then the bank select) plus the
+        # perturbation: the perturbed weight (and bias) before saturation.
+        w_sum = Signal(signed(max(nm.weight.width, 18) + 1), reset_less=True)
         s_reg = Signal(buf_shape, reset_less=True)
-        delta_w2 = Signal(signed(18), reset_less=True)
         ctl2a = Signal(ctl_layout)
-        m.d.sync += [w_reg.eq(wmem.rd_data), delta_w2.eq(delta_w), ctl2a.eq(ctl1)]
+        m.d.sync += [w_sum.eq(wmem.rd_data + delta_w), ctl2a.eq(ctl1)]
         if has_bias:
-            b_reg = Signal(signed(nm.bias.width), reset_less=True)
-            delta_b2 = Signal(signed(18), reset_less=True)
-            m.d.sync += [b_reg.eq(bmem.rd_data), delta_b2.eq(delta_b)]
+            b_sum = Signal(signed(max(nm.bias.width, 18) + 1), reset_less=True)
+            m.d.sync += b_sum.eq(bmem.rd_data + delta_b)
 
         # Stage 3: the perturbed weight (and bias), saturated to its format; the state row
         # (read two cycles after the weight's address was issued one cycle earlier) lands.
         w_p = Signal(signed(nm.weight.width), reset_less=True)
-        m.d.sync += w_p.eq(_saturate(w_reg + delta_w2, nm.weight.width))
+        m.d.sync += w_p.eq(_saturate(w_sum, nm.weight.width))
         if has_bias:
             b_p = Signal(signed(nm.bias.width), reset_less=True)
-            m.d.sync += b_p.eq(_saturate(b_reg + delta_b2, nm.bias.width))
+            m.d.sync += b_p.eq(_saturate(b_sum, nm.bias.width))
         m.d.sync += s_reg.eq(Mux(ctl2a.sel, bufs[1].rd_data, bufs[0].rd_data))
         ctl2 = Signal(ctl_layout)
         m.d.sync += ctl2.eq(ctl2a)
@@ -477,11 +499,14 @@ class TTLayerEngine(wiring.Component):
             b3 = Signal(signed(nm.bias.width), reset_less=True)
             m.d.sync += b3.eq(b_q)
 
-        # Stage 6: accumulate; a finished sum moves on with its destination.
+        # Stage 6: accumulate; a finished sum moves on with its destination. The accumulators
+        # load every cycle (no enable net reaching every bit of every lane): RUN issues one
+        # iteration per cycle, so an output's iterations, from the one marked first to the one
+        # marked last, are consecutive, and what the accumulators take in between is never
+        # used.
         accs = [Signal(signed(acc_w), name=f"acc{lane}", reset_less=True) for lane in range(lanes)]
         sums = [Mux(ctl3.first, prods[lane], accs[lane] + prods[lane]) for lane in range(lanes)]
-        with m.If(ctl3.valid):
-            m.d.sync += [accs[lane].eq(sums[lane]) for lane in range(lanes)]
+        m.d.sync += [accs[lane].eq(sums[lane]) for lane in range(lanes)]
         done = [Signal(signed(acc_w), name=f"sum{lane}", reset_less=True) for lane in range(lanes)]
         ctl4 = Signal(ctl_layout)
         m.d.sync += [done[lane].eq(sums[lane]) for lane in range(lanes)]
