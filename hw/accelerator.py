@@ -156,9 +156,19 @@ class Accelerator(wiring.Component):
         last_seq = Signal(9)  # bit 8: valid
         coef_pos = Signal(range(self.max_directions + 1))
 
+        # ``gather`` holds the received bytes but the last, which waits in ``rx_last`` for a
+        # cycle: the wide register's enable is then a register (``rx_fired``), not the
+        # handshake that the executor's state decodes.
+        rx_last = Signal(8, reset_less=True)  # read only when rx_fired
+        rx_fired = Signal()
+        m.d.sync += [rx_fired.eq(rx_fire), rx_last.eq(rx_byte)]
+        with m.If(rx_fired):
+            m.d.sync += gather.eq(Cat(gather[8:], rx_last))
+        gather_now = Mux(rx_fired, Cat(gather[8:], rx_last), gather)
+
         def gathered(n: int):
-            """The last ``n`` bytes shifted into ``gather``, first byte lowest."""
-            return gather[len(gather) - 8 * n:]
+            """The last ``n`` bytes received (body bytes, header included), first byte lowest."""
+            return gather_now[len(gather) - 8 * n:]
 
         # Whether ``count`` has reached ``hdr.count`` is a register kept beside it, so that the
         # byte reader's handshake (which enables the wide gather register) does not wait for a
@@ -188,8 +198,8 @@ class Accelerator(wiring.Component):
                     m.d.sync += lat.eq(0)
                     m.next = then
 
-        def shift_in():
-            m.d.sync += [gather.eq(Cat(gather[8:], rx_byte)), got.eq(got + 1)]
+        def count_byte():
+            m.d.sync += got.eq(got + 1)
 
         def gather_item(state: str, nbytes: int, then: str):
             """State ``state``: the next item's ``nbytes`` bytes into ``gather``, then ``then``;
@@ -200,7 +210,7 @@ class Accelerator(wiring.Component):
                 with m.Else():
                     m.d.comb += rx_ready.eq(1)
                     with m.If(rx_fire):
-                        shift_in()
+                        count_byte()
                         with m.If(got == nbytes - 1):
                             m.next = then
 
@@ -404,7 +414,7 @@ class Accelerator(wiring.Component):
                     with m.Else():
                         m.d.comb += rx_ready.eq(1)
                         with m.If(rx_fire):
-                            shift_in()
+                            count_byte()
                             with m.If(got == 3):
                                 m.d.comb += [tbl.seed.eq(1), tbl.index.eq(count[:len(coef_pos)]),
                                              tbl.word.eq(Cat(gathered(3), rx_byte))]
@@ -416,7 +426,7 @@ class Accelerator(wiring.Component):
                     with m.Else():
                         m.d.comb += rx_ready.eq(1)
                         with m.If(rx_fire):
-                            shift_in()
+                            count_byte()
                             with m.If(got == 1):
                                 m.d.comb += [tbl.coef.eq(1), tbl.index.eq(coef_pos),
                                              tbl.word.eq(Cat(gathered(1), rx_byte))]
