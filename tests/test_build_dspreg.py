@@ -7,27 +7,12 @@ import copy
 import json
 
 import pytest
+from netlist_cells import CLK, OTHER_CLK
+from netlist_cells import ff as _ff
+from netlist_cells import lut as _lut
 
 from ttzo.build.dspreg import pack_dsp_netlist_file, pack_dsp_registers
 from ttzo.build.replicate import replicate_block_registers
-
-CLK, OTHER_CLK = 2, 3
-
-
-def _ff(d, q: int, clk: int = CLK, **params_and_conn) -> dict:
-    params = {"CLKMUX": "CLK", "CEMUX": "1 ", "LSRMUX": "LSR", "GSR": "DISABLED",
-              "REGSET": "RESET"}
-    conn = {"CLK": [clk], "DI": [d], "Q": [q], "LSR": ["0"]}
-    for key, value in params_and_conn.items():
-        (conn if isinstance(value, list) else params)[key] = value
-    return {"type": "TRELLIS_FF", "parameters": params,
-            "port_directions": {p: "output" if p == "Q" else "input" for p in conn},
-            "connections": conn}
-
-
-def _lut(a, z: int) -> dict:
-    return {"type": "LUT4", "parameters": {}, "port_directions": {"A": "input", "Z": "output"},
-            "connections": {"A": [a], "Z": [z]}}
 
 
 def _mult(a: list, b: list, p: list) -> dict:

@@ -6,10 +6,11 @@ import copy
 import json
 
 import pytest
+from netlist_cells import CLK, OTHER_CLK
+from netlist_cells import ff as _ff
+from netlist_cells import lut as _lut
 
 from ttzo.build.outreg import pack_netlist_file, pack_output_registers
-
-CLK, OTHER_CLK = 2, 3
 
 
 def _bram(first_bit: int, width: int = 4, **conn) -> dict:
@@ -22,22 +23,6 @@ def _bram(first_bit: int, width: int = 4, **conn) -> dict:
     return {"type": "DP16KD", "parameters": {"REGMODE_B": "NOREG", "CLKBMUX": "CLKB",
                                              "CSDECODE_B": "0b000"},
             "port_directions": directions, "connections": connections}
-
-
-def _ff(d: int, q: int, clk: int = CLK, **params_and_conn) -> dict:
-    params = {"CLKMUX": "CLK", "CEMUX": "1 ", "LSRMUX": "LSR", "GSR": "DISABLED",
-              "REGSET": "RESET"}
-    conn = {"CLK": [clk], "DI": [d], "Q": [q], "LSR": ["0"]}
-    for key, value in params_and_conn.items():
-        (conn if isinstance(value, list) else params)[key] = value
-    return {"type": "TRELLIS_FF", "parameters": params,
-            "port_directions": {p: "output" if p == "Q" else "input" for p in conn},
-            "connections": conn}
-
-
-def _lut(a: int, z: int) -> dict:
-    return {"type": "LUT4", "parameters": {}, "port_directions": {"A": "input", "Z": "output"},
-            "connections": {"A": [a], "Z": [z]}}
 
 
 def _netlist(**extra_cells) -> dict:

@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .netlist import FF, Loads, ff_problem, net_drivers, net_loads, rewrite_netlist_file
+from .netlist import (FF, Loads, ff_problem, net_drivers, net_loads, rewrite_netlist_file,
+                      sole_register)
 
 __all__ = ["DspRegResult", "pack_dsp_registers", "pack_dsp_netlist_file"]
 
@@ -69,23 +70,14 @@ def _output_registers(dsp: dict[str, Any], cells: dict[str, Any], loads: Loads,
     clock = None
     for i in range(_PRODUCT_PINS):
         port = f"P{i}"
-        bits = dsp["connections"].get(port, [])
-        users = loads.get(bits[0], []) if bits else []
-        if not users:
-            continue
-        if len(users) > 1:
-            return {}, None, f"{port} drives {len(users)} loads"
-        ff_name, ff_port = users[0]
-        ff = cells.get(ff_name)
-        if ff is None or ff.get("type") != FF or ff_port != "DI":
-            return {}, None, f"{port} drives {ff_port} of {ff_name or 'a top port'}, not a {FF}'s DI"
-        if ff_name in operand_ffs:
-            return {}, None, f"{port}'s register is another multiplier's operand register"
-        why = ff_problem(ff, clock)
+        ff_name, why = sole_register(port, dsp["connections"].get(port, []), cells, loads, clock)
+        if why is None and ff_name in operand_ffs:
+            why = f"{port}'s register is another multiplier's operand register"
         if why is not None:
-            return {}, None, f"{port}'s register {why}"
-        clock = ff["connections"]["CLK"]
-        pairs[port] = ff_name
+            return {}, None, why
+        if ff_name is not None:
+            clock = cells[ff_name]["connections"]["CLK"]
+            pairs[port] = ff_name
     if not pairs:
         return {}, None, "no product bit drives a register"
     return pairs, clock, None

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 __all__ = ["FF", "Loads", "ff_problem", "is_constant", "net_drivers", "net_loads", "param",
-           "rewrite_netlist_file"]
+           "rewrite_netlist_file", "sole_register"]
 
 #: The ECP5 fabric flip-flop cell of a synthesized netlist.
 FF = "TRELLIS_FF"
@@ -79,3 +79,21 @@ def ff_problem(ff: dict[str, Any], clock: list | None) -> str | None:
     if param(ff, "LSRMUX", "LSR") == "LSR" and not is_constant(conn.get("LSR", ["0"]), "0"):
         return "has a set/reset"
     return None
+
+
+def sole_register(port: str, bits: list, cells: dict[str, Any], loads: Loads,
+                  clock: list | None) -> tuple[str | None, str | None]:
+    """The plain ``TRELLIS_FF`` (see :func:`ff_problem`) whose data input is a cell output pin's
+    only load: ``(name, None)``; ``(None, None)`` when the pin drives nothing; ``(None, why)``
+    otherwise."""
+    users = loads.get(bits[0], []) if bits else []
+    if not users:
+        return None, None
+    if len(users) > 1:
+        return None, f"{port} drives {len(users)} loads"
+    ff_name, ff_port = users[0]
+    ff = cells.get(ff_name)
+    if ff is None or ff.get("type") != FF or ff_port != "DI":
+        return None, f"{port} drives {ff_port} of {ff_name or 'a top port'}, not a {FF}'s DI"
+    why = ff_problem(ff, clock)
+    return (None, f"{port}'s register {why}") if why is not None else (ff_name, None)

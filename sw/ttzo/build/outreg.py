@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .netlist import FF, Loads, ff_problem, is_constant, net_loads, param, rewrite_netlist_file
+from .netlist import FF, Loads, is_constant, net_loads, param, rewrite_netlist_file, sole_register
 
 __all__ = ["OutregResult", "pack_output_registers", "pack_netlist_file"]
 
@@ -78,20 +78,12 @@ def _port_registers(bram: dict[str, Any], cells: dict[str, Any],
     pairs = []
     for i in range(_DATA_PINS):
         port = f"DOB{i}"
-        bits = bram["connections"].get(port, [])
-        users = loads.get(bits[0], []) if bits else []
-        if not users:
-            continue
-        if len(users) > 1:
-            return [], f"{port} drives {len(users)} loads"
-        ff_name, ff_port = users[0]
-        ff = cells.get(ff_name)
-        if ff is None or ff.get("type") != FF or ff_port != "DI":
-            return [], f"{port} drives {ff_port} of {ff_name or 'a top port'}, not a {FF}'s DI"
-        why = ff_problem(ff, bram["connections"].get("CLKB"))
+        ff_name, why = sole_register(port, bram["connections"].get(port, []), cells, loads,
+                                     bram["connections"].get("CLKB"))
         if why is not None:
-            return [], f"a data bit's register {why}"
-        pairs.append((port, ff_name))
+            return [], why
+        if ff_name is not None:
+            pairs.append((port, ff_name))
     return pairs, None if pairs else "no data bit drives a register"
 
 
