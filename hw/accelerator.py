@@ -17,7 +17,7 @@ Data flow of the commands::
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, ResetInserter, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -123,23 +123,20 @@ class Accelerator(wiring.Component):
                                                     in_beats, self.block_shapes)
 
         # -- frame byte reader: the received body as a byte stream --------------------------------
-        # The buffer reads in READ_LATENCY cycles, every stage held while the reader stalls; a
-        # valid bit per stage marks the reads of body bytes.
-        rx_ptr = Signal(range(recv.max_bytes + 1))
-        rx_stages = [Signal(name=f"rx_stage{i}") for i in range(READ_LATENCY)]
-        rx_valid = rx_stages[-1]
+        # A RowStreamer reads the frame buffer ahead into a small FIFO, so the buffer's read
+        # pipeline never waits for the executor (whose state decodes the byte handshake and,
+        # as the buffer's read enable, was one of the longest paths at 100 MHz). ``rx_flush``
+        # empties it at the end of every frame, whatever the command left unread.
+        rx_flush = Signal()
+        m.submodules.rx_reader = rx_reader = ResetInserter(rx_flush)(
+            RowStreamer(unsigned(8), len(recv.rd_addr), recv.max_bytes))
         rx_ready = Signal()
-        rx_active = Signal()
-        rx_advance = ~rx_valid | rx_ready
         length = recv.frame.payload.length
-        fetch = rx_active & (rx_ptr < length)
-        m.d.comb += [recv.rd_addr.eq(rx_ptr), recv.rd_en.eq(rx_advance)]
-        with m.If(rx_advance):
-            m.d.sync += [rx_stages[0].eq(fetch)]
-            m.d.sync += [later.eq(earlier) for earlier, later in zip(rx_stages, rx_stages[1:])]
-            with m.If(fetch):
-                m.d.sync += rx_ptr.eq(rx_ptr + 1)
-        rx_byte = recv.rd_data
+        m.d.comb += [recv.rd_addr.eq(rx_reader.rd_addr), recv.rd_en.eq(1),
+                     rx_reader.rd_data.eq(recv.rd_data), rx_reader.count.eq(length),
+                     rx_reader.o_stream.ready.eq(rx_ready)]
+        rx_valid = rx_reader.o_stream.valid
+        rx_byte = rx_reader.o_stream.payload
         rx_fire = rx_valid & rx_ready
 
         # -- registers of the command in flight ---------------------------------------------------
@@ -315,8 +312,7 @@ class Accelerator(wiring.Component):
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(recv.frame.valid):
-                    m.d.sync += [rx_ptr.eq(0), *(v.eq(0) for v in rx_stages), got.eq(0),
-                                 r_opcode.eq(0),
+                    m.d.sync += [got.eq(0), r_opcode.eq(0),
                                  r_seq.eq(0), status.eq(recv.frame.payload.status),
                                  has_payload.eq(0), reply_byte.eq(0)]
                     with m.If(recv.frame.payload.status != Status.OK):
@@ -325,7 +321,7 @@ class Accelerator(wiring.Component):
                         m.d.sync += status.eq(Status.BAD_LENGTH)
                         m.next = "REPLY"
                     with m.Else():
-                        m.d.sync += rx_active.eq(1)
+                        m.d.comb += rx_reader.start.eq(1)
                         m.next = "HEADER"
 
             with m.State("HEADER"):
@@ -522,8 +518,8 @@ class Accelerator(wiring.Component):
                             m.next = "FINISH"
 
             with m.State("FINISH"):
-                m.d.comb += recv.frame.ready.eq(1)
-                m.d.sync += [rx_active.eq(0), p_valid.eq(0)]
+                m.d.comb += [recv.frame.ready.eq(1), rx_flush.eq(1)]
+                m.d.sync += p_valid.eq(0)
                 with m.If(r_opcode != 0):  # a parsed command: its seq marks a retry of it
                     m.d.sync += last_seq.eq(Cat(r_seq, Const(1, 1)))
                 m.next = "IDLE"

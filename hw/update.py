@@ -8,13 +8,13 @@ as the forward queries.
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .rng import PerturbationRNG
 
-__all__ = ["UpdateUnit", "update_config_layout", "update_item_layout"]
+__all__ = ["UpdateUnit", "registered_lookup", "update_config_layout", "update_item_layout"]
 
 
 def update_config_layout(max_directions: int, coef_width: int) -> data.StructLayout:
@@ -36,22 +36,58 @@ def update_item_layout(index_width: int, value_width: int) -> data.StructLayout:
 
 class _State(enum.Enum, shape=3):
     IDLE = 0
-    ISSUE = 1
-    WAIT = 2
-    SHIFT = 3
-    SUBTRACT = 4
-    SATURATE = 5
-    EMIT = 6
+    PREP = 1
+    ISSUE = 2
+    WAIT = 3
+    SHIFT = 4
+    SUBTRACT = 5
+    SATURATE = 6
+    EMIT = 7
+
+
+#: Entries a table lookup's first registered stage chooses among (one LUT-and-mux level).
+LOOKUP_GROUP = 4
+
+
+def registered_lookup(m: Module, table, index: Value, name: str) -> Signal:
+    """``table[index]`` two cycles later, through two registered 4-way choices.
+
+    The first stage picks, in every group of :data:`LOOKUP_GROUP` entries, the entry at the
+    index's low bits; the second picks the group at its high bits (delayed with the first
+    stage). Neither register has an enable, so each stage is one small multiplexer, however far
+    the placer puts the table's registers (a 16 x 32-bit seed table read in one cycle was the
+    update unit's critical path: a long route into four LUT levels). Indices past the table give
+    an unspecified entry.
+    """
+    size = len(table)
+    low_bits = (LOOKUP_GROUP - 1).bit_length()
+    low, high = index[:low_bits], index[low_bits:]
+    groups = []
+    for g in range(0, size, LOOKUP_GROUP):
+        reg = Signal.like(table[0], name=f"{name}_group{g // LOOKUP_GROUP}")
+        with m.Switch(low):
+            for i in range(min(LOOKUP_GROUP, size - g)):
+                with m.Case(i):
+                    m.d.sync += reg.eq(table[g + i])
+        groups.append(reg)
+    high_q = Signal.like(high, name=f"{name}_high")
+    m.d.sync += high_q.eq(high)
+    out = Signal.like(table[0], name=name)
+    with m.Switch(high_q):
+        for g, reg in enumerate(groups):
+            with m.Case(g):
+                m.d.sync += out.eq(reg)
+    return out
 
 
 class UpdateUnit(wiring.Component):
     """Streams parameters through the update rule, one at a time.
 
-    Per parameter: ``count`` RNG requests on consecutive cycles, the products ``c_q * u_q``
-    accumulated exactly as they return, then one rounding and one saturation (to
-    ``weight_width`` or ``bias_width``). That is about ``count + 27`` cycles per parameter: a pass
-    over the 3,962 MNIST parameters with 10 directions takes about 150,000 cycles (1.5 ms at
-    100 MHz), once per optimizer step.
+    Per parameter: one cycle for the seed table lookup, ``count`` RNG requests on consecutive
+    cycles, the products ``c_q * u_q`` accumulated exactly as they return, then one rounding and
+    one saturation (to ``weight_width`` or ``bias_width``). That is about ``count + 29`` cycles
+    per parameter: a pass over the 3,962 MNIST parameters with 10 directions takes about 155,000
+    cycles (1.6 ms at 100 MHz), once per optimizer step.
 
     Parameters
     ----------
@@ -101,16 +137,12 @@ class UpdateUnit(wiring.Component):
         acc_width = self.coef_width + 8 + self.max_directions.bit_length()
         acc = Signal(signed(acc_width))
 
-        # RNG requests for the current item, seed q on the q-th cycle of ISSUE. The seed is
-        # selected from the table a cycle ahead into a register, every cycle (no enable): the
-        # table multiplexer and the RNG's first adder never share a cycle, and nothing but the
-        # small position register decides what it loads.
-        seeds = cfg.seeds
-        seed_q = Signal(32)
-        # the table position to load next: 0 until an item arrives (EMIT clears it), then
-        # issued + 1, kept in a register so that no adder sits before the table multiplexer
-        next_seed = Signal(range(max(2, self.max_directions)))
-        m.d.sync += seed_q.eq(seeds[next_seed])
+        # RNG requests for the current item, seed q on the q-th cycle of ISSUE. The seed comes
+        # from a two-stage registered lookup at ``next_seed``, the table position two cycles
+        # ahead: 0 while idle (EMIT clears it), 1 in the cycle an item is taken, 2 in PREP (the
+        # cycle the lookup needs), then one more every ISSUE cycle.
+        next_seed = Signal(range(self.max_directions + 3))
+        seed_q = registered_lookup(m, cfg.seeds, next_seed, "seed_q")
         m.d.comb += [
             rng.i_stream.valid.eq(state == _State.ISSUE),
             rng.i_stream.payload.index.eq(item.index),
@@ -119,13 +151,15 @@ class UpdateUnit(wiring.Component):
         ]
         # Each returning direction gives c_q * u_q (u: +-1, or g with two fraction bits), which
         # is registered, then accumulated: a multiply and an add never share a cycle.
-        # Four registered steps: coefficient selection, product (and the +-c_q of a sign),
-        # the term of the direction's kind, accumulation.
-        coef = Signal(signed(self.coef_width))
+        # Five registered steps: coefficient lookup (two, the direction waiting beside it),
+        # product (and the +-c_q of a sign), the term of the direction's kind, accumulation.
+        coef = registered_lookup(m, cfg.coefs, received, "coef")
+        direction_a = Signal.like(rng.o_stream.payload)
         direction = Signal.like(rng.o_stream.payload)
+        picked_a = Signal()
         picked = Signal()
-        m.d.sync += [coef.eq(cfg.coefs[received]), direction.eq(rng.o_stream.payload),
-                     picked.eq(rng.o_stream.valid)]
+        m.d.sync += [direction_a.eq(rng.o_stream.payload), picked_a.eq(rng.o_stream.valid),
+                     direction.eq(direction_a), picked.eq(picked_a)]
         product = Signal(signed(acc_width))
         signed_coef = Signal(signed(self.coef_width + 1))
         product_valid = Signal()
@@ -161,7 +195,9 @@ class UpdateUnit(wiring.Component):
                 with m.If(self.i_stream.valid):
                     m.d.sync += [item.eq(self.i_stream.payload), issued.eq(0), received.eq(0),
                                  summed.eq(0), acc.eq(0), next_seed.eq(1)]
-                    m.d.sync += state.eq(Mux(cfg.count == 0, _State.EMIT, _State.ISSUE))
+                    m.d.sync += state.eq(Mux(cfg.count == 0, _State.EMIT, _State.PREP))
+            with m.Case(_State.PREP):
+                m.d.sync += [next_seed.eq(2), state.eq(_State.ISSUE)]
             with m.Case(_State.ISSUE):
                 with m.If(issued == cfg.count - 1):
                     m.d.sync += state.eq(_State.WAIT)

@@ -17,6 +17,8 @@ from ttzo.hw.update import UpdateUnit, update_config_layout, update_item_layout
 @pytest.mark.parametrize("kind,count,frac,tables", [
     ("gauss", 5, 3, 8), ("rademacher", 3, 0, 8), ("gauss", 1, 0, 8), ("rademacher", 8, 6, 8),
     ("gauss", 1, 2, 1),  # a one-entry table: the seed looked up ahead wraps around
+    ("rademacher", 6, 1, 6),  # a table that does not fill its last group of four
+    ("gauss", 16, 4, 16),  # every entry of a full 16-entry table (four groups)
 ])
 def test_update_unit_matches_golden(kind, count, frac, tables):
     rng = np.random.default_rng(count * 7 + frac)
