@@ -228,11 +228,31 @@ class TTLayerEngine(wiring.Component):
         core = Signal(range(max(2, len(sched.cores))))
         count = Signal(range(max(depth, self.drain_last, out_features, self.layer.in_features) + 2))
         pert = Signal(perturb_layout(self.index_width))
-        m.d.comb += [self.busy.eq((phase != _Phase.LOAD) | (count != 0)),
+        n_cores = len(sched.cores)
+        in_last = self.layer.in_features - 1
+        # Flags kept beside ``count`` and ``core`` and set with them, so that the phase's next
+        # state starts at registers rather than at comparators: whether count is 0, whether it
+        # is the phase's last value (the input beat count in LOAD, the drain length in DRAIN),
+        # and whether the core is the first or the last.
+        count_zero = Signal(init=1)
+        count_end = Signal(init=int(in_last == 0))
+        core_first = Signal(init=1)
+        core_is_last = Signal(init=int(n_cores == 1))
+
+        def set_count(value, end) -> list:
+            return [count.eq(value), count_zero.eq(value == 0 if isinstance(value, int) else 0),
+                    count_end.eq(end)]
+
+        def set_core(first: bool):
+            if first:
+                return [core.eq(0), core_first.eq(1), core_is_last.eq(int(n_cores == 1))]
+            return [core.eq(core + 1), core_first.eq(0), core_is_last.eq(core == n_cores - 2)]
+
+        m.d.comb += [self.busy.eq((phase != _Phase.LOAD) | ~count_zero),
                      self.perturb_out.eq(pert)]
 
         # -- parameter writes (between groups only) ---------------------------------------------
-        p_ok = (phase == _Phase.LOAD) & (count == 0)
+        p_ok = (phase == _Phase.LOAD) & count_zero
         m.d.comb += self.p_stream.ready.eq(p_ok)
         p = self.p_stream.payload
         p_fire = self.p_stream.valid & p_ok
@@ -309,11 +329,9 @@ class TTLayerEngine(wiring.Component):
                     m.d.sync += [addr[s].eq(addr[s] + delta[s][lv]) for s in streams]
         first_iter = (ctr[5] == 0) & (ctr[6] == 0)
         last_iter = at_max[5] & at_max[6]
-
         # -- FSM ---------------------------------------------------------------------------------
-        core_is_last = Signal()
-        m.d.comb += core_is_last.eq(core == len(sched.cores) - 1)
         i_fire = self.i_stream.valid & self.i_stream.ready
+        drain_between, drain_last = self.drain_between, self.drain_last
         with m.Switch(phase):
             with m.Case(_Phase.LOAD):
                 m.d.comb += self.i_stream.ready.eq(1)
@@ -321,30 +339,32 @@ class TTLayerEngine(wiring.Component):
                 # uses them before RUN, and the perturbation is last loaded with the first
                 # beat): the input handshake enables only the beat counter and the phase.
                 load_core(0)
-                with m.If(count == 0):
+                with m.If(count_zero):
                     m.d.sync += pert.eq(self.perturb)
                 with m.If(i_fire):
-                    with m.If(count == self.layer.in_features - 1):
-                        m.d.sync += [phase.eq(_Phase.RUN), core.eq(0), count.eq(0)]
+                    with m.If(count_end):
+                        m.d.sync += [phase.eq(_Phase.RUN), *set_core(True), *set_count(0, 0)]
                     with m.Else():
-                        m.d.sync += count.eq(count + 1)
+                        m.d.sync += set_count(count + 1, count == in_last - 1)
             with m.Case(_Phase.RUN):
                 m.d.comb += issue.eq(1)
                 with m.If(nest_done):
-                    m.d.sync += [phase.eq(_Phase.DRAIN), count.eq(0)]
+                    m.d.sync += [phase.eq(_Phase.DRAIN),
+                                 *set_count(0, Mux(core_is_last, drain_last == 1,
+                                                   drain_between == 1))]
             with m.Case(_Phase.DRAIN):
                 # the next core's loop nest, loaded throughout the drain (issue is off)
                 with m.If(~core_is_last):
                     load_core(core + 1)
-                drain = Mux(core_is_last, self.drain_last, self.drain_between)
-                with m.If(count == drain - 1):
-                    m.d.sync += count.eq(0)
+                with m.If(count_end):
+                    m.d.sync += set_count(0, 0)
                     with m.If(core_is_last):
                         m.d.sync += phase.eq(_Phase.OUT)
                     with m.Else():
-                        m.d.sync += [phase.eq(_Phase.RUN), core.eq(core + 1)]
+                        m.d.sync += [phase.eq(_Phase.RUN), *set_core(False)]
                 with m.Else():
-                    m.d.sync += count.eq(count + 1)
+                    drain = Mux(core_is_last, drain_last, drain_between)
+                    m.d.sync += set_count(count + 1, count == drain - 2)
             with m.Case(_Phase.OUT):
                 pass  # handled by the output streamer below
 
@@ -376,7 +396,7 @@ class TTLayerEngine(wiring.Component):
         ctl0 = Signal(ctl_layout)
         m.d.comb += [
             ctl0.valid.eq(issue), ctl0.first.eq(first_iter), ctl0.last.eq(last_iter),
-            ctl0.final.eq(core_is_last), ctl0.first_core.eq(core == 0), ctl0.sel.eq(core[0]),
+            ctl0.final.eq(core_is_last), ctl0.first_core.eq(core_first), ctl0.sel.eq(core[0]),
             ctl0.src.eq(addr["src"]), ctl0.dst.eq(addr["dst"]), ctl0.w.eq(addr["weight"]),
 
         ]
@@ -569,12 +589,11 @@ class TTLayerEngine(wiring.Component):
         m.d.comb += [
             out_rd_addr.eq(streamer.rd_addr),
             streamer.rd_data.eq(out_data), streamer.count.eq(out_features),
-            streamer.start.eq((phase == _Phase.DRAIN) & core_is_last
-                              & (count == self.drain_last - 1)),
+            streamer.start.eq((phase == _Phase.DRAIN) & core_is_last & count_end),
         ]
         wiring.connect(m, streamer.o_stream, wiring.flipped(self.o_stream))
         with m.If((phase == _Phase.OUT) & streamer.done):
-            m.d.sync += [phase.eq(_Phase.LOAD), count.eq(0)]
+            m.d.sync += [phase.eq(_Phase.LOAD), *set_count(0, in_last == 0)]
         return m
 
 
