@@ -27,6 +27,7 @@ from ..device.config import DeviceConfig
 from .boards import Board
 from .netlist import rewrite_netlist_file
 from .dspreg import pack_dsp_registers
+from .fanout import replicate_fanout_registers
 from .outreg import pack_output_registers
 from .replicate import replicate_block_registers
 from .sta import by_source, endpoint_slacks, summarize
@@ -126,10 +127,11 @@ def parse_steps(script: str) -> list[tuple[str, list[str]]]:
 
 def _ecp5_netlist_passes(netlist: Path, cwd: Path,
                          log) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The ``outreg``, ``dspreg`` and ``replicate`` steps (ECP5) on the synthesized netlist,
-    read and written once: block RAM output registers packed, multiplier input and output
-    registers packed, then registers driving several block RAMs or multipliers copied per
-    block. Returns the steps and the build report's fields about them."""
+    """The ``outreg``, ``dspreg``, ``replicate`` and ``fanout`` steps (ECP5) on the synthesized
+    netlist, read and written once: block RAM output registers packed, multiplier input and
+    output registers packed, registers driving several block RAMs or multipliers copied per
+    block, then high-fanout pipeline registers copied per group of loads. Returns the steps and
+    the build report's fields about them."""
     steps: list[dict[str, Any]] = []
     step = "outreg"
 
@@ -138,7 +140,8 @@ def _ecp5_netlist_passes(netlist: Path, cwd: Path,
         results = []
         for step, transform in (("outreg", pack_output_registers),
                                 ("dspreg", pack_dsp_registers),
-                                ("replicate", replicate_block_registers)):
+                                ("replicate", replicate_block_registers),
+                                ("fanout", replicate_fanout_registers)):
             start = time.monotonic()
             results.append(transform(design))
             (cwd / f"{step}.log").write_text(results[-1].log_text())
@@ -147,7 +150,7 @@ def _ecp5_netlist_passes(netlist: Path, cwd: Path,
         return results
 
     try:
-        packed, dsp, copies = rewrite_netlist_file(netlist, passes)
+        packed, dsp, copies, fanout = rewrite_netlist_file(netlist, passes)
     except (OSError, ValueError, KeyError) as exc:
         failed = cwd / f"{step}.log"
         failed.write_text(f"{type(exc).__name__}: {exc}\n")
@@ -156,15 +159,19 @@ def _ecp5_netlist_passes(netlist: Path, cwd: Path,
     steps[1].update(inputs=len(dsp.inputs), outputs=len(dsp.outputs),
                     removed_ffs=dsp.removed_ffs)
     steps[2].update(replicated=len(copies.replicated), copies=copies.copies)
+    steps[3].update(replicated=len(fanout.replicated), copies=fanout.copies)
     log(f"[ttzo build] outreg: {len(packed.packed)} block RAM output registers packed")
     log(f"[ttzo build] dspreg: {len(dsp.inputs)} multiplier input and {len(dsp.outputs)} output "
         f"registers packed")
     log(f"[ttzo build] replicate: {len(copies.replicated)} registers driving several block RAMs "
         f"or multipliers copied per block ({copies.copies} copies)")
+    log(f"[ttzo build] fanout: {len(fanout.replicated)} high-fanout pipeline registers copied per "
+        f"group of loads ({fanout.copies} copies)")
     return steps, {"bram_output_registers": len(packed.packed),
                    "dsp_input_registers": len(dsp.inputs),
                    "dsp_output_registers": len(dsp.outputs),
-                   "bram_register_copies": copies.copies}
+                   "bram_register_copies": copies.copies,
+                   "fanout_register_copies": fanout.copies}
 
 
 def _check_endpoints(cwd: Path, clock_mhz: float) -> dict[str, Any]:
@@ -284,7 +291,8 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
     netlist_passes: dict[str, Any] = {"bram_output_registers": None,
                                       "dsp_input_registers": None,
                                       "dsp_output_registers": None,
-                                      "bram_register_copies": None}
+                                      "bram_register_copies": None,
+                                      "fanout_register_copies": None}
     for name, argv in parse_steps(plan.files[script]):
         log(f"[ttzo build] {name}: {argv[0]} ... (log: {out_dir / (name + '.log')})")
         steps.append(_run_step(name, argv, out_dir))

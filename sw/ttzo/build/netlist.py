@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["FF", "Loads", "ff_problem", "is_constant", "net_drivers", "net_loads", "param",
-           "rewrite_netlist_file", "sole_register"]
+__all__ = ["FF", "Loads", "ff_problem", "is_constant", "max_bit", "natural_key", "net_drivers",
+           "net_loads", "param", "rewrite_netlist_file", "sole_register"]
 
 #: The ECP5 fabric flip-flop cell of a synthesized netlist.
 FF = "TRELLIS_FF"
@@ -43,6 +44,20 @@ def net_drivers(module: dict[str, Any]) -> dict[Any, tuple[str, str]]:
             for port, bits in cell.get("connections", {}).items()
             if cell.get("port_directions", {}).get(port) == "output"
             for bit in bits}
+
+
+def max_bit(module: dict[str, Any]) -> int:
+    """The largest net bit number in use (constants are strings and do not count)."""
+    bits = [b for cell in module.get("cells", {}).values()
+            for conn in cell.get("connections", {}).values() for b in conn]
+    bits += [b for net in module.get("netnames", {}).values() for b in net.get("bits", [])]
+    bits += [b for port in module.get("ports", {}).values() for b in port.get("bits", [])]
+    return max((b for b in bits if isinstance(b, int)), default=1)
+
+
+def natural_key(name: str) -> list:
+    """Sort key that orders ``bank1_2`` before ``bank1_10``."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
 
 
 def is_constant(bits: list, value: str) -> bool:

@@ -19,12 +19,11 @@ registers), so that the copies' inputs come from registers placed among the bank
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .netlist import FF, net_loads, rewrite_netlist_file
+from .netlist import FF, max_bit, natural_key, net_loads, rewrite_netlist_file
 
 __all__ = ["ReplicateResult", "replicate_block_registers", "replicate_netlist_file"]
 
@@ -49,20 +48,6 @@ class ReplicateResult:
         lines += [f"{blocks:4d} blocks {copies:4d} copies  {name}"
                   for name, (blocks, copies) in self.replicated.items()]
         return "\n".join(lines) + "\n"
-
-
-def _max_bit(module: dict[str, Any]) -> int:
-    """The largest net bit number in use (constants are strings and do not count)."""
-    bits = [b for cell in module.get("cells", {}).values()
-            for conn in cell.get("connections", {}).values() for b in conn]
-    bits += [b for net in module.get("netnames", {}).values() for b in net.get("bits", [])]
-    bits += [b for port in module.get("ports", {}).values() for b in port.get("bits", [])]
-    return max((b for b in bits if isinstance(b, int)), default=1)
-
-
-def _natural_key(name: str) -> list:
-    """Sort key that orders ``bank1_2`` before ``bank1_10``."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def replicate_block_registers(netlist: dict[str, Any],
@@ -92,7 +77,7 @@ def replicate_block_registers(netlist: dict[str, Any],
         cells = module.get("cells", {})
         netnames = module.setdefault("netnames", {})
         loads = net_loads(module)
-        next_bit = _max_bit(module) + 1
+        next_bit = max_bit(module) + 1
         for name in [n for n, c in cells.items() if c.get("type") == FF]:
             ff = cells[name]
             q = ff.get("connections", {}).get("Q", [])
@@ -104,7 +89,7 @@ def replicate_block_registers(netlist: dict[str, Any],
                     blocks.setdefault(user, []).append(port)
             if len(blocks) <= blocks_per_copy:
                 continue
-            order = sorted(blocks, key=_natural_key)
+            order = sorted(blocks, key=natural_key)
             groups = [order[i:i + blocks_per_copy] for i in range(0, len(order), blocks_per_copy)]
             for i, group in enumerate(groups[1:], start=1):
                 bit = next_bit
