@@ -315,7 +315,10 @@ class TTLayerEngine(wiring.Component):
                     with m.Case(k):
                         m.d.sync += core_config(cs)
 
-        issue = Signal()  # an iteration is issued this cycle
+        # An iteration is issued every cycle of RUN: a register set and cleared with the phase,
+        # so that the loop counters, address adders and RNG requests it enables do not wait
+        # for a decode of the phase register, which sits far from most of them.
+        issue = Signal()
         nest_done = Signal()
         m.d.comb += nest_done.eq(_all(at_max))
         with m.If(issue):
@@ -343,13 +346,13 @@ class TTLayerEngine(wiring.Component):
                     m.d.sync += pert.eq(self.perturb)
                 with m.If(i_fire):
                     with m.If(count_end):
-                        m.d.sync += [phase.eq(_Phase.RUN), *set_core(True), *set_count(0, 0)]
+                        m.d.sync += [phase.eq(_Phase.RUN), issue.eq(1), *set_core(True),
+                                     *set_count(0, 0)]
                     with m.Else():
                         m.d.sync += set_count(count + 1, count == in_last - 1)
             with m.Case(_Phase.RUN):
-                m.d.comb += issue.eq(1)
                 with m.If(nest_done):
-                    m.d.sync += [phase.eq(_Phase.DRAIN),
+                    m.d.sync += [phase.eq(_Phase.DRAIN), issue.eq(0),
                                  *set_count(0, Mux(core_is_last, drain_last == 1,
                                                    drain_between == 1))]
             with m.Case(_Phase.DRAIN):
@@ -361,7 +364,7 @@ class TTLayerEngine(wiring.Component):
                     with m.If(core_is_last):
                         m.d.sync += phase.eq(_Phase.OUT)
                     with m.Else():
-                        m.d.sync += [phase.eq(_Phase.RUN), *set_core(False)]
+                        m.d.sync += [phase.eq(_Phase.RUN), issue.eq(1), *set_core(False)]
                 with m.Else():
                     drain = Mux(core_is_last, drain_last, drain_between)
                     m.d.sync += set_count(count + 1, count == drain - 2)
