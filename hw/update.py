@@ -54,25 +54,25 @@ def registered_lookup(m: Module, table, index: Value, name: str) -> Signal:
 
     The first stage picks, in every group of :data:`LOOKUP_GROUP` entries, the entry at the
     index's low bits; the second picks the group at its high bits (delayed with the first
-    stage). Neither register has an enable, so each stage is one small multiplexer, however far
-    the placer puts the table's registers (a 16 x 32-bit seed table read in one cycle was the
-    update unit's critical path: a long route into four LUT levels). Indices past the table give
-    an unspecified entry.
+    stage). No register has an enable or a reset, so each stage is one small multiplexer,
+    however far the placer puts the table's registers (a 16 x 32-bit seed table read in one cycle
+    was the update unit's critical path: a long route into four LUT levels). Indices past the
+    table give an unspecified entry.
     """
     size = len(table)
     low_bits = (LOOKUP_GROUP - 1).bit_length()
     low, high = index[:low_bits], index[low_bits:]
     groups = []
     for g in range(0, size, LOOKUP_GROUP):
-        reg = Signal.like(table[0], name=f"{name}_group{g // LOOKUP_GROUP}")
+        reg = Signal.like(table[0], name=f"{name}_group{g // LOOKUP_GROUP}", reset_less=True)
         with m.Switch(low):
             for i in range(min(LOOKUP_GROUP, size - g)):
                 with m.Case(i):
                     m.d.sync += reg.eq(table[g + i])
         groups.append(reg)
-    high_q = Signal.like(high, name=f"{name}_high")
+    high_q = Signal.like(high, name=f"{name}_high", reset_less=True)
     m.d.sync += high_q.eq(high)
-    out = Signal.like(table[0], name=name)
+    out = Signal.like(table[0], name=name, reset_less=True)
     with m.Switch(high_q):
         for g, reg in enumerate(groups):
             with m.Case(g):
