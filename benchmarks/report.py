@@ -207,6 +207,21 @@ def build_section() -> list[str]:
             f"Command: `{e['command']}` ({e['date']}; {_machine(e)}; build "
             f"{e['build_time_s'] / 60:.1f} min while "
             f"{e.get('shared_with', 'the test suite')} shared the machine).", ""]
+    sd = _load("build_ulx3s_mnist_seeds")
+    if sd is not None:
+        by_commit: dict[str, list[float]] = {}
+        for run in sd["runs"]:
+            by_commit.setdefault(run["commit"], []).append(run["fmax_mhz"])
+        lines += [
+            "Place-and-route seeds: the same netlist placed with another seed reaches a "
+            "different Fmax, by more than a design change of the last rounds moves it:", "",
+            "| design (commit) | seed | Fmax MHz | how |", "| --- | ---: | ---: | --- |",
+            *[f"| {run['design']} (`{run['commit']}`) | {run['seed']} | {run['fmax_mhz']:.2f} "
+              f"| `{run['how']}` |" for run in sd["runs"]], "",
+            "Mean over the seeds run: " + "; ".join(
+                f"`{c}` {sum(v) / len(v):.1f} MHz ({len(v)} seed{'s' if len(v) > 1 else ''})"
+                for c, v in by_commit.items()) + f". {sd['note']} ({sd['date']}; "
+            f"{sd['machine']}).", ""]
     d = _load("build_ulx3s_design_space")
     if d is not None:
         points = list(d["points"])
