@@ -22,13 +22,11 @@ block RAMs and multipliers are left to :mod:`.replicate`.
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .netlist import (FF, Loads, max_bit, natural_key, net_drivers, net_loads,
-                      rewrite_netlist_file)
+from .netlist import (FF, HARD_BLOCKS, Loads, RegisterCopies, add_register_copy, max_bit,
+                      natural_key, net_drivers, net_loads, rewrite_netlist_file)
 
 __all__ = ["FanoutResult", "SEARCH_DEPTH", "replicate_fanout_registers",
            "replicate_fanout_file"]
@@ -36,26 +34,12 @@ __all__ = ["FanoutResult", "SEARCH_DEPTH", "replicate_fanout_registers",
 #: Cells of logic followed from a load to the register or block it feeds.
 SEARCH_DEPTH = 4
 
-_BLOCKS = ("DP16KD", "MULT18X18D")
-
-
-@dataclass
-class FanoutResult:
+class FanoutResult(RegisterCopies):
     """What the step did: per copied flip-flop, its loads and the copies added."""
 
-    replicated: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-    @property
-    def copies(self) -> int:
-        """Flip-flops added."""
-        return sum(copies for _, copies in self.replicated.values())
-
     def log_text(self) -> str:
-        lines = [f"{len(self.replicated)} pipeline {FF}s had more loads than allowed; "
-                 f"{self.copies} copies added"]
-        lines += [f"{loads:5d} loads {copies:4d} copies  {name}"
-                  for name, (loads, copies) in self.replicated.items()]
-        return "\n".join(lines) + "\n"
+        return self._log_text(f"{len(self.replicated)} pipeline {FF}s had more loads than "
+                              "allowed", "loads", 5)
 
 
 def _bit_names(module: dict[str, Any]) -> dict[Any, tuple[str, int]]:
@@ -82,7 +66,7 @@ def _destination(cell_name: str, port: str, cells: dict[str, Any], loads: Loads,
                 q = cell["connections"].get("Q", [])
                 net, index = names.get(q[0], (name, 0)) if q else (name, 0)
                 return (natural_key(net), index)
-            if cell["type"] in _BLOCKS:
+            if cell["type"] in HARD_BLOCKS:
                 return (natural_key(name), 0)
             if name in seen:
                 continue
@@ -117,7 +101,6 @@ def replicate_fanout_registers(netlist: dict[str, Any], max_loads: int = 32) -> 
     result = FanoutResult()
     for module in netlist.get("modules", {}).values():
         cells = module.get("cells", {})
-        netnames = module.setdefault("netnames", {})
         loads = net_loads(module)
         drivers = net_drivers(module)
         names = _bit_names(module)
@@ -128,7 +111,7 @@ def replicate_fanout_registers(netlist: dict[str, Any], max_loads: int = 32) -> 
             users = [(u, p) for u, p in loads.get(q[0], [])] if len(q) == 1 else []
             if len(users) <= max_loads or any(not u for u, _ in users):
                 continue  # few loads, or a top-level port among them
-            if any(cells[u]["type"] in _BLOCKS for u, _ in users):
+            if any(cells[u]["type"] in HARD_BLOCKS for u, _ in users):
                 continue  # the replicate step's case
             di = ff["connections"].get("DI", [])
             source = drivers.get(di[0]) if di else None
@@ -138,15 +121,8 @@ def replicate_fanout_registers(netlist: dict[str, Any], max_loads: int = 32) -> 
                                                   natural_key(up[0]), up[1]))
             groups = [order[i:i + max_loads] for i in range(0, len(order), max_loads)]
             for i, group in enumerate(groups[1:], start=1):
-                bit = next_bit
+                add_register_copy(module, name, f"$fan{i}", next_bit, group)
                 next_bit += 1
-                twin = copy.deepcopy(ff)
-                twin["connections"]["Q"] = [bit]
-                cells[f"{name}$fan{i}"] = twin
-                netnames[f"{name}$fan{i}$q"] = {"hide_name": 1, "bits": [bit], "attributes": {}}
-                for user, port in group:
-                    conns = cells[user]["connections"]
-                    conns[port] = [bit if b == q[0] else b for b in conns[port]]
             result.replicated[name] = (len(users), len(groups) - 1)
     return result
 

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["FF", "Loads", "ff_problem", "is_constant", "max_bit", "natural_key", "net_drivers",
-           "net_loads", "param", "rewrite_netlist_file", "sole_register"]
+__all__ = ["FF", "HARD_BLOCKS", "Loads", "RegisterCopies", "add_register_copy", "ff_problem",
+           "is_constant", "max_bit", "natural_key", "net_drivers", "net_loads", "param",
+           "rewrite_netlist_file", "sole_register"]
 
 #: The ECP5 fabric flip-flop cell of a synthesized netlist.
 FF = "TRELLIS_FF"
+
+#: Hard blocks of the ECP5 netlist: block RAMs and multipliers.
+HARD_BLOCKS = ("DP16KD", "MULT18X18D")
 
 #: Every net bit's loads: ``(cell, port)``, or ``("", port)`` for a top-level output.
 Loads = dict[Any, list[tuple[str, str]]]
@@ -58,6 +64,42 @@ def max_bit(module: dict[str, Any]) -> int:
 def natural_key(name: str) -> list:
     """Sort key that orders ``bank1_2`` before ``bank1_10``."""
     return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
+
+
+@dataclass
+class RegisterCopies:
+    """What a register-copying step did: per copied flip-flop, how many loads (or blocks) it
+    had and how many copies it got."""
+
+    replicated: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def copies(self) -> int:
+        """Flip-flops added."""
+        return sum(copies for _, copies in self.replicated.values())
+
+    def _log_text(self, header: str, unit: str, width: int) -> str:
+        lines = [f"{header}; {self.copies} copies added"]
+        lines += [f"{count:{width}d} {unit} {copies:4d} copies  {name}"
+                  for name, (count, copies) in self.replicated.items()]
+        return "\n".join(lines) + "\n"
+
+
+def add_register_copy(module: dict[str, Any], name: str, suffix: str, bit: int,
+                      pins: Iterable[tuple[str, str]]) -> None:
+    """Add a copy of flip-flop ``name`` (same type, parameters and inputs) named
+    ``name + suffix`` with its output on the new net ``bit``, and move the ``(cell, port)`` pins
+    from the original's output to the copy's."""
+    cells = module["cells"]
+    q = cells[name]["connections"]["Q"][0]
+    twin = copy.deepcopy(cells[name])
+    twin["connections"]["Q"] = [bit]
+    cells[name + suffix] = twin
+    module.setdefault("netnames", {})[f"{name}{suffix}$q"] = {
+        "hide_name": 1, "bits": [bit], "attributes": {}}
+    for cell, port in pins:
+        conns = cells[cell]["connections"]
+        conns[port] = [bit if b == q else b for b in conns[port]]
 
 
 def is_constant(bits: list, value: str) -> bool:

@@ -18,36 +18,21 @@ registers), so that the copies' inputs come from registers placed among the bank
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .netlist import FF, max_bit, natural_key, net_loads, rewrite_netlist_file
+from .netlist import (FF, HARD_BLOCKS, RegisterCopies, add_register_copy, max_bit, natural_key,
+                      net_loads, rewrite_netlist_file)
 
 __all__ = ["ReplicateResult", "replicate_block_registers", "replicate_netlist_file"]
 
-#: Hard blocks whose driving registers are copied: block RAMs and multipliers.
-_BLOCKS = ("DP16KD", "MULT18X18D")
 
-
-@dataclass
-class ReplicateResult:
+class ReplicateResult(RegisterCopies):
     """What the step did: per replicated flip-flop, the blocks it drove and the copies made."""
 
-    replicated: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-    @property
-    def copies(self) -> int:
-        """Flip-flops added."""
-        return sum(copies for _, copies in self.replicated.values())
-
     def log_text(self) -> str:
-        lines = [f"{len(self.replicated)} {FF}s drove more than one of "
-                 f"{', '.join(_BLOCKS)}; {self.copies} copies added"]
-        lines += [f"{blocks:4d} blocks {copies:4d} copies  {name}"
-                  for name, (blocks, copies) in self.replicated.items()]
-        return "\n".join(lines) + "\n"
+        return self._log_text(f"{len(self.replicated)} {FF}s drove more than one of "
+                              f"{', '.join(HARD_BLOCKS)}", "blocks", 4)
 
 
 def replicate_block_registers(netlist: dict[str, Any],
@@ -75,7 +60,6 @@ def replicate_block_registers(netlist: dict[str, Any],
     result = ReplicateResult()
     for module in netlist.get("modules", {}).values():
         cells = module.get("cells", {})
-        netnames = module.setdefault("netnames", {})
         loads = net_loads(module)
         next_bit = max_bit(module) + 1
         for name in [n for n, c in cells.items() if c.get("type") == FF]:
@@ -85,23 +69,16 @@ def replicate_block_registers(netlist: dict[str, Any],
                 continue
             blocks: dict[str, list[str]] = {}
             for user, port in loads.get(q[0], []):
-                if user and cells[user].get("type") in _BLOCKS:
+                if user and cells[user].get("type") in HARD_BLOCKS:
                     blocks.setdefault(user, []).append(port)
             if len(blocks) <= blocks_per_copy:
                 continue
             order = sorted(blocks, key=natural_key)
             groups = [order[i:i + blocks_per_copy] for i in range(0, len(order), blocks_per_copy)]
             for i, group in enumerate(groups[1:], start=1):
-                bit = next_bit
+                add_register_copy(module, name, f"$rep{i}", next_bit,
+                                  [(block, port) for block in group for port in blocks[block]])
                 next_bit += 1
-                twin = copy.deepcopy(ff)
-                twin["connections"]["Q"] = [bit]
-                cells[f"{name}$rep{i}"] = twin
-                netnames[f"{name}$rep{i}$q"] = {"hide_name": 1, "bits": [bit], "attributes": {}}
-                for block in group:
-                    conns = cells[block]["connections"]
-                    for port in blocks[block]:
-                        conns[port] = [bit if b == q[0] else b for b in conns[port]]
             result.replicated[name] = (len(blocks), len(groups) - 1)
     return result
 
