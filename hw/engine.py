@@ -239,9 +239,11 @@ class TTLayerEngine(wiring.Component):
         core_first = Signal(init=1)
         core_is_last = Signal(init=int(n_cores == 1))
 
-        def set_count(value, end) -> list:
-            return [count.eq(value), count_zero.eq(value == 0 if isinstance(value, int) else 0),
-                    count_end.eq(end)]
+        def restart_count(end) -> list:
+            return [count.eq(0), count_zero.eq(1), count_end.eq(end)]
+
+        def step_count(end) -> list:
+            return [count.eq(count + 1), count_zero.eq(0), count_end.eq(end)]
 
         def set_core(first: bool):
             if first:
@@ -332,6 +334,7 @@ class TTLayerEngine(wiring.Component):
                     m.d.sync += [addr[s].eq(addr[s] + delta[s][lv]) for s in streams]
         first_iter = (ctr[5] == 0) & (ctr[6] == 0)
         last_iter = at_max[5] & at_max[6]
+
         # -- FSM ---------------------------------------------------------------------------------
         i_fire = self.i_stream.valid & self.i_stream.ready
         drain_between, drain_last = self.drain_between, self.drain_last
@@ -347,27 +350,27 @@ class TTLayerEngine(wiring.Component):
                 with m.If(i_fire):
                     with m.If(count_end):
                         m.d.sync += [phase.eq(_Phase.RUN), issue.eq(1), *set_core(True),
-                                     *set_count(0, 0)]
+                                     *restart_count(0)]
                     with m.Else():
-                        m.d.sync += set_count(count + 1, count == in_last - 1)
+                        m.d.sync += step_count(count == in_last - 1)
             with m.Case(_Phase.RUN):
                 with m.If(nest_done):
                     m.d.sync += [phase.eq(_Phase.DRAIN), issue.eq(0),
-                                 *set_count(0, Mux(core_is_last, drain_last == 1,
-                                                   drain_between == 1))]
+                                 *restart_count(Mux(core_is_last, drain_last == 1,
+                                                       drain_between == 1))]
             with m.Case(_Phase.DRAIN):
                 # the next core's loop nest, loaded throughout the drain (issue is off)
                 with m.If(~core_is_last):
                     load_core(core + 1)
                 with m.If(count_end):
-                    m.d.sync += set_count(0, 0)
+                    m.d.sync += restart_count(0)
                     with m.If(core_is_last):
                         m.d.sync += phase.eq(_Phase.OUT)
                     with m.Else():
                         m.d.sync += [phase.eq(_Phase.RUN), issue.eq(1), *set_core(False)]
                 with m.Else():
                     drain = Mux(core_is_last, drain_last, drain_between)
-                    m.d.sync += set_count(count + 1, count == drain - 2)
+                    m.d.sync += step_count(count == drain - 2)
             with m.Case(_Phase.OUT):
                 pass  # handled by the output streamer below
 
@@ -596,7 +599,7 @@ class TTLayerEngine(wiring.Component):
         ]
         wiring.connect(m, streamer.o_stream, wiring.flipped(self.o_stream))
         with m.If((phase == _Phase.OUT) & streamer.done):
-            m.d.sync += [phase.eq(_Phase.LOAD), *set_count(0, in_last == 0)]
+            m.d.sync += [phase.eq(_Phase.LOAD), *restart_count(in_last == 0)]
         return m
 
 
