@@ -38,7 +38,8 @@ from ttzo.device.protocol import (
 
 from .bram import READ_LATENCY, BankedMemory, RowStreamer
 from .engine import TTMLPEngine, lanes_layout
-from .link import FrameReceiver, FrameSender, StreamRegister, tx_byte_layout
+from .link import FrameReceiver, FrameSender, tx_byte_layout
+from .stream import SkidBuffer, StreamRegister
 from .update import UpdateUnit
 
 __all__ = ["Accelerator", "header_layout"]
@@ -107,6 +108,18 @@ class Accelerator(wiring.Component):
             m.submodules.update = update = UpdateUnit(nm.weight.width, nm.bias.width,
                                                       self.max_directions, COEF_BITS,
                                                       self.index_width)
+        # The executor meets the engine's parameter port and the update unit through skid
+        # buffers: its state decodes each handshake, and these components sit far from it on the
+        # chip, so valid and ready both cross the distance from a register.
+        m.submodules.p_skid = p_skid = SkidBuffer(engine.p_stream.payload.shape())
+        wiring.connect(m, p_skid.o_stream, engine.p_stream)
+        if has_update:
+            item_shape = update.i_stream.payload.shape()
+            m.submodules.item_skid = item_skid = SkidBuffer(item_shape)
+            m.submodules.result_skid = result_skid = SkidBuffer(item_shape)
+            wiring.connect(m, item_skid.o_stream, update.i_stream)
+            wiring.connect(m, update.o_stream, result_skid.i_stream)
+            to_update, from_update = item_skid.i_stream, result_skid.o_stream
         wiring.connect(m, wiring.flipped(self.i_stream), recv.i_stream)
         wiring.connect(m, send.o_stream, wiring.flipped(self.o_stream))
         # The executor's reply bytes come from many states; a register stage keeps that
@@ -221,14 +234,17 @@ class Accelerator(wiring.Component):
         p_value = Signal(unsigned(param_w))
         p_valid = Signal()
         m.d.comb += [
-            engine.p_stream.payload.addr.eq(p_addr),
-            engine.p_stream.payload.data.eq(p_value),
-            engine.p_stream.valid.eq(p_valid),
+            p_skid.i_stream.payload.addr.eq(p_addr),
+            p_skid.i_stream.payload.data.eq(p_value),
+            p_skid.i_stream.valid.eq(p_valid),
             # theta takes the write while it waits for the engine (the same row and value
             # every cycle), so its write enable is a register, not the engine's handshake
             theta.wr_addr.eq(p_addr), theta.wr_data.eq(p_value), theta.wr_en.eq(p_valid),
         ]
-        p_done = p_valid & engine.p_stream.ready
+        p_done = p_valid & p_skid.i_stream.ready
+        # A write still in the skid buffer has not reached the engine: replies (and with them
+        # EVAL's first input beat) wait for it, so the host never sees a reply before its writes.
+        p_pending = p_skid.o_stream.valid
 
         # -- EVAL: input feeder and output serializer ---------------------------------------------
         # Input rows reach the engine through a RowStreamer (no stalls inside the input memory's
@@ -277,9 +293,9 @@ class Accelerator(wiring.Component):
                 m.d.sync += cfg.coefs[tbl_q.index].eq(tbl_q.word[:16])
             is_bias = Const(0, 1)
             for lo, hi in cfg_dev.bias_ranges():
-                is_bias = is_bias | ((update.i_stream.payload.index >= lo)
-                                     & (update.i_stream.payload.index < hi))
-            m.d.comb += update.i_stream.payload.bias.eq(is_bias)
+                is_bias = is_bias | ((to_update.payload.index >= lo)
+                                     & (to_update.payload.index < hi))
+            m.d.comb += to_update.payload.bias.eq(is_bias)
 
         # -- validation ---------------------------------------------------------------------------
         # End address and expected data lengths are registered in PREPARE, compared in VALIDATE.
@@ -434,16 +450,16 @@ class Accelerator(wiring.Component):
                         m.next = "UPDATE_FETCH"
                 theta_wait("UPDATE_FETCH", "UPDATE_FEED")
                 with m.State("UPDATE_FEED"):
-                    m.d.comb += [update.i_stream.valid.eq(1),
-                                 update.i_stream.payload.index.eq(index),
-                                 update.i_stream.payload.value.eq(theta.rd_data)]
-                    with m.If(update.i_stream.ready):
+                    m.d.comb += [to_update.valid.eq(1),
+                                 to_update.payload.index.eq(index),
+                                 to_update.payload.value.eq(theta.rd_data)]
+                    with m.If(to_update.ready):
                         m.next = "UPDATE_WAIT"
                 with m.State("UPDATE_WAIT"):
-                    m.d.comb += update.o_stream.ready.eq(1)
-                    with m.If(update.o_stream.valid):
+                    m.d.comb += from_update.ready.eq(1)
+                    with m.If(from_update.valid):
                         m.d.sync += [p_valid.eq(1), p_addr.eq(index),
-                                     p_value.eq(update.o_stream.payload.value)]
+                                     p_value.eq(from_update.payload.value)]
                         m.next = "UPDATE_WRITE"
                 with m.State("UPDATE_WRITE"):
                     with m.If(p_done):
@@ -452,11 +468,11 @@ class Accelerator(wiring.Component):
 
             # Reply header; then the payload, or the end of the frame.
             with m.State("REPLY"):
-                m.d.comb += [tx.valid.eq(1), tx.payload.data.eq(reply_bytes.word_select(
+                m.d.comb += [tx.valid.eq(~p_pending), tx.payload.data.eq(reply_bytes.word_select(
                                  reply_byte, 8)),
                              tx.payload.last.eq((reply_byte == REPLY_HEADER_BYTES - 1)
                                                 & ~has_payload)]
-                with m.If(tx.ready):
+                with m.If(tx.valid & tx.ready):
                     m.d.sync += reply_byte.eq(reply_byte + 1)
                     with m.If(reply_byte == REPLY_HEADER_BYTES - 1):
                         with m.If(~has_payload):

@@ -15,8 +15,7 @@ from ttzo.device.protocol import END, ESC, ESC_END, ESC_ESC, Status, crc16
 
 from .bram import BankedMemory
 
-__all__ = ["FrameReceiver", "FrameSender", "StreamRegister", "crc16_step", "frame_layout",
-           "tx_byte_layout"]
+__all__ = ["FrameReceiver", "FrameSender", "crc16_step", "frame_layout", "tx_byte_layout"]
 
 
 def _crc16_columns() -> list[int]:
@@ -192,30 +191,4 @@ class FrameSender(wiring.Component):
                 m.d.comb += [o.valid.eq(1), o.payload.eq(code)]
                 with m.If(o.ready):
                     m.d.sync += state.eq(after)
-        return m
-
-
-class StreamRegister(wiring.Component):
-    """One register stage on a stream: payload and valid are registered, so the producer's
-    logic and the consumer's never share a combinational path (ready passes straight through).
-    Full throughput while the consumer is ready.
-
-    Attributes
-    ----------
-    i_stream : In(stream.Signature(shape))
-    o_stream : Out(stream.Signature(shape))
-    """
-
-    def __init__(self, shape):
-        super().__init__({
-            "i_stream": In(stream.Signature(shape)),
-            "o_stream": Out(stream.Signature(shape)),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        m.d.comb += self.i_stream.ready.eq(~self.o_stream.valid | self.o_stream.ready)
-        with m.If(self.i_stream.ready):
-            m.d.sync += [self.o_stream.valid.eq(self.i_stream.valid),
-                         self.o_stream.payload.eq(self.i_stream.payload)]
         return m

@@ -12,7 +12,7 @@ from streams import receive, send
 
 from ttzo.device.protocol import END, ESC, SlipDecoder, Status, crc16, encode_frame
 from ttzo.hw.bram import READ_LATENCY
-from ttzo.hw.link import FrameReceiver, FrameSender, StreamRegister
+from ttzo.hw.link import FrameReceiver, FrameSender
 
 
 def test_crc16_is_ccitt_false():
@@ -124,22 +124,3 @@ def test_receiver_size_is_checked(bad):
     with pytest.raises(ValueError, match=f"not {bad}"):
         FrameReceiver(bad)
 
-
-def test_stream_register_passes_everything_in_order():
-    dut = StreamRegister(8)
-    rng = random.Random(4)
-    data = [rng.randrange(256) for _ in range(200)]
-    got = []
-
-    async def feed(ctx):
-        await send(ctx, dut.i_stream, data, random.Random(5), idle=0.3)
-
-    async def drain(ctx):
-        got.extend(await receive(ctx, dut.o_stream, len(data), random.Random(6), stall=0.4))
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(feed)
-    sim.add_testbench(drain)
-    sim.run()
-    assert got == data

@@ -1,0 +1,90 @@
+"""Register stages for streams, to cut combinational paths between components.
+
+A stream handshake between two components placed far apart is a timing path from one's state
+through the route between them into the other's state, in both directions (``valid`` forward,
+``ready`` back). :class:`StreamRegister` registers the forward direction only;
+:class:`SkidBuffer` registers both, so neither side's handshake logic sees the other's in the
+same cycle. Both pass every payload in order at full throughput; a stage adds one cycle of
+latency. Their golden twin is the identity on the payload sequence
+(``tests/test_hw_stream.py`` checks it under random idles and back-pressure).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["SkidBuffer", "StreamRegister"]
+
+
+class StreamRegister(wiring.Component):
+    """One register stage on a stream: payload and valid are registered, so the producer's
+    logic and the consumer's never share a combinational path forward (``ready`` passes
+    straight through). Full throughput while the consumer is ready.
+
+    Parameters
+    ----------
+    shape : ShapeLike
+        Payload shape.
+
+    Attributes
+    ----------
+    i_stream : In(stream.Signature(shape))
+    o_stream : Out(stream.Signature(shape))
+    """
+
+    def __init__(self, shape):
+        super().__init__({
+            "i_stream": In(stream.Signature(shape)),
+            "o_stream": Out(stream.Signature(shape)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.i_stream.ready.eq(~self.o_stream.valid | self.o_stream.ready)
+        with m.If(self.i_stream.ready):
+            m.d.sync += [self.o_stream.valid.eq(self.i_stream.valid),
+                         self.o_stream.payload.eq(self.i_stream.payload)]
+        return m
+
+
+class SkidBuffer(wiring.Component):
+    """A register stage in both directions: ``o_stream``'s valid and payload and ``i_stream``'s
+    ready are all flip-flops. When the consumer stalls while a payload arrives, the payload
+    waits in a second ("skid") register and ``i_stream.ready`` drops the cycle after.
+    Full throughput while the consumer is ready.
+
+    Parameters
+    ----------
+    shape : ShapeLike
+        Payload shape.
+
+    Attributes
+    ----------
+    i_stream : In(stream.Signature(shape))
+        ``ready`` is a register (low only while the skid register is full).
+    o_stream : Out(stream.Signature(shape))
+        ``valid`` and ``payload`` are registers.
+    """
+
+    def __init__(self, shape):
+        super().__init__({
+            "i_stream": In(stream.Signature(shape)),
+            "o_stream": Out(stream.Signature(shape)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        i, o = self.i_stream, self.o_stream
+        skid = Signal.like(i.payload, reset_less=True)  # read only while skid_full
+        skid_full = Signal()
+        m.d.comb += i.ready.eq(~skid_full)
+        i_fire = i.valid & ~skid_full
+        with m.If(~o.valid | o.ready):  # the output register is free this cycle
+            m.d.sync += [o.valid.eq(skid_full | i.valid),
+                         o.payload.eq(Mux(skid_full, skid, i.payload)),
+                         skid_full.eq(0)]
+        with m.Elif(i_fire):  # the output holds a stalled payload: park the new one
+            m.d.sync += [skid.eq(i.payload), skid_full.eq(1)]
+        return m
