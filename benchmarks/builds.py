@@ -5,6 +5,7 @@ the iCEBreaker build.
     python benchmarks/builds.py space            # ULX3S design-space table (lanes x rank)
     python benchmarks/builds.py space --points 8x4 16x4 24x4 8x6 24x6 --jobs 2
     python benchmarks/builds.py icebreaker       # the iCEBreaker's default build
+    python benchmarks/builds.py mnist --seed 1 2 3 --jobs 2   # best of three placements
 
 ``mnist`` writes ``benchmarks/results/build_ulx3s_mnist.json``, ``space``
 ``build_ulx3s_design_space.json``, ``icebreaker`` ``build_icebreaker.json``. Every point is a
@@ -42,8 +43,8 @@ def paper_model(rank: int) -> ModelSpec:
     return ModelSpec.from_dict(data)
 
 
-def build_point(lanes: int, rank: int | None, out_root: str, seed: int,
-                board_name: str = BOARD) -> dict:
+def build_point(lanes: int, rank: int | None, out_root: str, seed: int | list[int],
+                board_name: str = BOARD, jobs: int = 1) -> dict:
     board = get_board(board_name)
     c = board.constraints
     spec = (paper_model(rank) if rank is not None
@@ -53,7 +54,7 @@ def build_point(lanes: int, rank: int | None, out_root: str, seed: int,
                           rng_stage_ops=c["rng_stage_ops"])
     out = Path(out_root) / f"l{lanes}-r{rank}"
     try:
-        result = build(board, config, out, c["clock_mhz"], c["baud"], seed=seed,
+        result = build(board, config, out, c["clock_mhz"], c["baud"], seed=seed, jobs=jobs,
                        log=lambda msg: print(f"[l{lanes} r{rank}] {msg}", flush=True))
     except BuildError as err:
         return {"lanes": lanes, "rank": rank, "error": str(err)}
@@ -64,7 +65,8 @@ def build_point(lanes: int, rank: int | None, out_root: str, seed: int,
             "fanout_register_copies", "forward_queries_per_s",
             "samples_per_s", "query_batch", "build_time_s", "bitstream_bytes", "params",
             "clock_requested_mhz",
-            "cycles_per_group", "estimate", "steps", "tools", "seed", "input_groups")
+            "cycles_per_group", "estimate", "steps", "tools", "seed", "seed_sweep",
+            "input_groups")
     return {"lanes": lanes, "rank": rank, "model": spec.name, **{k: r[k] for k in keys}}
 
 
@@ -73,8 +75,10 @@ def main() -> int:
     parser.add_argument("what", choices=["mnist", "space", "icebreaker"])
     parser.add_argument("--points", nargs="+", default=["8x4", "16x4", "24x4", "8x6", "24x6"],
                         help="LANESxRANK design points (16x6 is the mnist build)")
-    parser.add_argument("--jobs", type=int, default=2, help="builds in parallel")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="builds in parallel (space), or seeds in parallel (mnist)")
+    parser.add_argument("--seed", type=int, nargs="+", default=[1],
+                        help="place-and-route seeds; each point keeps its best")
     parser.add_argument("--out", help="build folders (default: a temporary folder)")
     args = parser.parse_args()
     out_root = args.out or tempfile.mkdtemp(prefix="ttzo-builds-")
@@ -90,7 +94,7 @@ def main() -> int:
         print(f"wrote {path}: Fmax {point['fmax_mhz']} MHz, {point['build_time_s']} s")
         return 0
     if args.what == "mnist":
-        point = build_point(16, 6, out_root, args.seed)
+        point = build_point(16, 6, out_root, args.seed, jobs=args.jobs)
         if "error" in point:
             print(point["error"], file=sys.stderr)
             return 1

@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ttzo.build.flow import sweep_summary
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 PAGE = ROOT / "docs" / "results.md"
@@ -186,6 +188,9 @@ def build_section() -> list[str]:
             f"| BRAM (DP16KD) | {est['BRAM']} | {r['bram_used']} | {r['bram_available']} |", "",
             "Steps: " + ", ".join(f"{s['step']} {s['seconds']:.0f} s" for s in r["steps"])
             + ".", "",
+            *([f"Place and route per seed (the build keeps the fastest): "
+               f"{sweep_summary(r['seed_sweep'])}.", ""]
+              if len(r.get("seed_sweep", [])) > 1 else []),
             "The LUT estimate counts Yosys LUT4 cells; the report counts nextpnr's logic slots "
             "(TRELLIS_COMB), where every CCU2C carry cell takes two, so the two differ by the "
             "carry chains. DSP and block RAM counts are exact.", "",

@@ -10,7 +10,8 @@ import pytest
 
 from ttzo.accel.schedule import BANK_MEMORY
 from ttzo.build.boards import get_board
-from ttzo.build.flow import BuildError, _run_step, build, parse_steps
+from ttzo.build import flow
+from ttzo.build.flow import BuildError, _pnr_sweep, _run_step, build, parse_steps
 from ttzo.cli import main
 from ttzo.device.config import DeviceConfig
 from ttzo.hw.clocking import ecp5_pll, ice40_pll
@@ -88,6 +89,83 @@ def test_failed_step_names_itself_and_its_log(tmp_path):
     assert "no-such-option" in (tmp_path / "pnr.log").read_text()
 
 
+#: A stand-in for nextpnr: checks its inputs are in its folder, writes a report whose Fmax
+#: depends on the seed (seed 4 fails), a text configuration naming the seed, and a log.
+FAKE_NEXTPNR = """#!{python}
+import json, pathlib, sys
+args = sys.argv[1:]
+opt = lambda name: args[args.index(name) + 1]
+seed = int(opt("--seed"))
+assert pathlib.Path(opt("--json")).read_text() == "netlist"
+if seed == 4:
+    sys.exit("placement failed")
+fmax = {{1: 70.0, 2: 91.5, 3: 80.0}}[seed]
+pathlib.Path(opt("--report")).write_text(json.dumps({{"fmax": {{
+    "clk": {{"achieved": fmax, "constraint": 100.0}},
+    "uart": {{"achieved": 300.0, "constraint": 25.0}}}}}}))
+pathlib.Path(opt("--textcfg")).write_text(f"placed with seed {{seed}}")
+pathlib.Path(opt("--log")).write_text("timing")
+"""
+PNR_ARGV = ["NEXTPNR_ECP5", "--report", "report.json", "--seed", "1", "--log", "ttzo.tim",
+            "--json", "ttzo.json", "--lpf", "ttzo.lpf", "--textcfg", "ttzo.config"]
+
+
+@pytest.fixture
+def fake_nextpnr(tmp_path, monkeypatch):
+    import sys
+    exe = tmp_path / "fake-nextpnr"
+    exe.write_text(FAKE_NEXTPNR.format(python=sys.executable))
+    exe.chmod(0o755)
+    monkeypatch.setattr(flow, "tool_path", lambda variable: str(exe))
+    work = tmp_path / "build"
+    work.mkdir()
+    (work / "ttzo.json").write_text("netlist")
+    (work / "ttzo.lpf").write_text("constraints")
+    return work
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_seed_sweep_keeps_the_fastest_placement(fake_nextpnr, jobs):
+    work, lines = fake_nextpnr, []
+    step = _pnr_sweep(PNR_ARGV, [1, 2, 3], work, jobs, lines.append)
+    assert step["seed"] == 2 and step["step"] == "pnr"
+    assert [(r["seed"], r["fmax_mhz"]) for r in step["sweep"]] == [(1, 70.0), (2, 91.5),
+                                                                   (3, 80.0)]
+    # the winner's outputs are the build's; every seed keeps its own folder and log
+    assert (work / "ttzo.config").read_text() == "placed with seed 2"
+    assert json.loads((work / "report.json").read_text())["fmax"]["clk"]["achieved"] == 91.5
+    for seed in (1, 2, 3):
+        assert (work / f"pnr-seed{seed}" / "ttzo.config").read_text() == f"placed with seed {seed}"
+        assert "--seed " + str(seed) in (work / f"pnr-seed{seed}" / "pnr.log").read_text()
+    assert (work / "ttzo.json").read_text() == "netlist"
+    assert sorted(lines) == sorted(f"[ttzo build] pnr: seed {r['seed']}: {r['fmax_mhz']} MHz in "
+                                   f"{r['seconds']} s" for r in step["sweep"])
+
+
+def test_seed_sweep_names_the_failing_seed(fake_nextpnr):
+    with pytest.raises(BuildError, match=r"'pnr' failed \(log: .*pnr-seed4/pnr.log\)"):
+        _pnr_sweep(PNR_ARGV, [1, 4], fake_nextpnr, 2, lambda _: None)
+
+
+@pytest.mark.parametrize("seed,jobs,message", [([], 1, "must be integers"),
+                                               ([1, 1], 1, "seeds repeat: \\[1, 1\\]"),
+                                               ([1, 2], 0, "jobs must be a positive integer, "
+                                                           "not 0")])
+def test_bad_seeds_and_jobs_are_named(tmp_path, seed, jobs, message):
+    board = get_board("ulx3s-85f")
+    config = DeviceConfig(model("ecp5-small"), lanes=2, input_groups=1, max_data=256)
+    with pytest.raises(ValueError, match=message):
+        build(board, config, tmp_path / "b", 50.0, 1_000_000, seed=seed, jobs=jobs)
+    assert not (tmp_path / "b").exists()
+
+
+def test_cli_names_repeated_seeds(tmp_path, capsys):
+    code = main(["build", "--model", "ecp5-small", "--lanes", "2", "--seed", "3", "3",
+                 "--out", str(tmp_path / "b")])
+    assert code == 2
+    assert "ttzo: error: place-and-route seeds repeat: [3, 3]" in capsys.readouterr().err
+
+
 def test_model_that_does_not_fit_fails_before_synthesis(tmp_path, capsys):
     code = main(["build", "--board", "icebreaker", "--model", "mnist-paper", "--lanes", "16",
                  "--out", str(tmp_path / "b")])
@@ -124,6 +202,8 @@ def test_real_ecp5_build_writes_bitstream_and_report(tmp_path):
     assert report["luts_available"] == 83640 and report["bram_available"] == 208
     assert 0 < report["luts_used"] < 83640 and report["dsp_used"] >= 2 * 2
     assert report["fmax_mhz"] > 0 and report["clock_pll_mhz"] == 50.0
+    assert [(r["seed"], r["fmax_mhz"]) for r in report["seed_sweep"]] == [
+        (1, report["fmax_mhz"])]
     assert [s["step"] for s in report["steps"]] == ["estimate", "elaborate", "synth", "outreg",
                                                      "dspreg", "replicate", "fanout", "pnr", "pack",
                                                      "sta"]

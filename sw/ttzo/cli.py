@@ -217,7 +217,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     from .build.boards import get_board
-    from .build.flow import BuildError, build
+    from .build.flow import BuildError, build, sweep_summary
 
     board = get_board(args.board)
     config = _device_config(args, board)
@@ -225,11 +225,17 @@ def cmd_build(args: argparse.Namespace) -> int:
     out = Path(args.out or f"builds/{board.name}-{config.spec.name}-{config.lanes}l")
     try:
         result = build(board, config, out, clock, args.baud or board["baud"], seed=args.seed,
-                       endpoints=args.endpoints)
+                       endpoints=args.endpoints, jobs=args.jobs)
     except BuildError as err:
         print(f"ttzo: error: {err}", file=sys.stderr)
         return 3 if err.step == "estimate" else 1
+    except ValueError as err:
+        print(f"ttzo: error: {err}", file=sys.stderr)
+        return 2
     rep = result.report
+    if len(rep["seed_sweep"]) > 1:
+        print(f"place and route per seed: {sweep_summary(rep['seed_sweep'])}; kept seed "
+              f"{rep['seed']}")
     print(f"bitstream: {result.bitstream} ({rep['bitstream_bytes']:,} bytes)")
     print(f"Fmax {rep['fmax_mhz']} MHz (requested {rep['clock_requested_mhz']} MHz, timing "
           f"{'met' if rep['timing_met'] else 'NOT met'}); LUT {rep['luts_used']:,}/"
@@ -318,7 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
     bld = sub.add_parser("build", help="bitstream with open tools (YoWASP), with reports")
     accelerator_options(bld)
     bld.add_argument("--baud", type=int, help="UART rate (default: the board's)")
-    bld.add_argument("--seed", type=int, default=1, help="place-and-route seed")
+    bld.add_argument("--seed", type=int, nargs="+", default=[1],
+                     help="place-and-route seed; with several, one place and route per seed "
+                          "and the build keeps the highest Fmax")
+    bld.add_argument("--jobs", type=int, default=1,
+                     help="place-and-route seeds run in parallel (default 1)")
     bld.add_argument("--out", help="build folder (default: builds/<board>-<model>-<lanes>l)")
     bld.add_argument("--report-json", help="also write the build report here")
     bld.add_argument("--require-timing", action="store_true",

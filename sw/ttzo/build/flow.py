@@ -17,6 +17,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ from .replicate import replicate_block_registers
 from .sta import by_source, endpoint_slacks, summarize
 
 __all__ = ["BuildError", "BuildResult", "build", "TOOLS", "tool_path", "tool_versions",
-           "parse_steps", "YOSYS_AFTER_READ"]
+           "parse_steps", "sweep_summary", "YOSYS_AFTER_READ"]
 
 #: Amaranth's tool variables and the YoWASP executables that provide them.
 TOOLS = {
@@ -213,6 +215,67 @@ def _run_step(name: str, argv: list[str], cwd: Path) -> dict[str, Any]:
     return {"step": name, "seconds": round(seconds, 1), "log": log.name}
 
 
+def _seeds(seed: int | Sequence[int]) -> list[int]:
+    seeds = [seed] if isinstance(seed, int) else list(seed)
+    if not seeds or any(not isinstance(s, int) or isinstance(s, bool) for s in seeds):
+        raise ValueError(f"place-and-route seeds must be integers, not {seed!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"place-and-route seeds repeat: {seeds}")
+    return seeds
+
+
+def _system_fmax(report: dict[str, Any]) -> float:
+    """The achieved Fmax of the clock with the least margin over its constraint."""
+    clocks = report.get("fmax", {}).values()
+    worst = min(clocks, key=lambda c: float(c["achieved"]) - float(c["constraint"]), default=None)
+    return 0.0 if worst is None else float(worst["achieved"])
+
+
+def _pnr_sweep(argv: list[str], seeds: list[int], cwd: Path, jobs: int,
+               log) -> dict[str, Any]:
+    """Place and route once per seed (``jobs`` at a time), each in ``pnr-seed<N>/``; the seed
+    with the highest achieved Fmax wins and its outputs are copied into ``cwd``.
+
+    nextpnr's result depends on its seed as much as on most design changes (several MHz on the
+    MNIST accelerator), so a sweep is the usual way to take the best of a few placements.
+    """
+    if "--seed" not in argv:
+        raise BuildError("pnr", None, "the place-and-route command has no --seed option")
+    at = argv.index("--seed") + 1
+    inputs = {argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("--json", "--lpf", "--pcf")}
+
+    def run(seed: int) -> dict[str, Any]:
+        folder = cwd / f"pnr-seed{seed}"
+        folder.mkdir(exist_ok=True)
+        for name in inputs:  # the YoWASP tools see only their working folder
+            target = folder / name
+            target.unlink(missing_ok=True)
+            try:
+                os.link(cwd / name, target)
+            except OSError:
+                shutil.copyfile(cwd / name, target)
+        step = _run_step("pnr", argv[:at] + [str(seed)] + argv[at + 1:], folder)
+        try:
+            report = json.loads((folder / "report.json").read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise BuildError("pnr", folder / "report.json", f"unreadable: {exc}") from exc
+        fmax = round(_system_fmax(report), 2)
+        log(f"[ttzo build] pnr: seed {seed}: {fmax} MHz in {step['seconds']} s")
+        return {"seed": seed, "fmax_mhz": fmax, "seconds": step["seconds"],
+                "log": f"{folder.name}/{step['log']}"}
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(seeds)))) as pool:
+        results = list(pool.map(run, seeds))
+    best = max(results, key=lambda r: r["fmax_mhz"])  # the first of equals
+    folder = cwd / f"pnr-seed{best['seed']}"
+    for path in folder.iterdir():
+        if path.name not in inputs:
+            shutil.copyfile(path, cwd / path.name)
+    return {"step": "pnr", "seconds": round(time.monotonic() - start, 1), "log": "pnr.log",
+            "seed": best["seed"], "sweep": results}
+
+
 def _utilization(pnr: dict, family: str) -> tuple[dict[str, int], dict[str, int]]:
     cells = pnr.get("utilization", {})
     used, available = {}, {}
@@ -225,9 +288,13 @@ def _utilization(pnr: dict, family: str) -> tuple[dict[str, int], dict[str, int]
 
 
 def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, baud: int,
-          seed: int = 1, allow_timing_fail: bool = True, endpoints: bool = False,
-          log=print) -> BuildResult:
+          seed: int | Sequence[int] = 1, allow_timing_fail: bool = True,
+          endpoints: bool = False, jobs: int = 1, log=print) -> BuildResult:
     """Build the accelerator of ``config`` for ``board`` into ``out_dir``.
+
+    With several seeds, place and route runs once per seed (``jobs`` in parallel, each in a
+    folder ``pnr-seed<N>``) and the build continues with the one of highest Fmax; the report's
+    ``seed_sweep`` lists every seed's Fmax and time.
 
     With ``endpoints``, nextpnr also writes the routed design's delays (``ttzo.sdf``) and a last
     step checks every endpoint against the requested clock (:mod:`.sta`): ``endpoints.txt``
@@ -238,9 +305,14 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
     ------
     BuildError
         A step failed, or the estimate shows the design cannot fit (step ``estimate``).
+    ValueError
+        ``seed`` is not an integer or a list of distinct integers, or ``jobs`` is not positive.
     """
     from ttzo.hw.top import BoardTop
 
+    seeds = _seeds(seed)
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, not {jobs!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -275,7 +347,7 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
             top, name="ttzo",
             synth_opts=board.constraints.get("synth_opts", ""),
             script_after_read=YOSYS_AFTER_READ,
-            nextpnr_opts=(f"--report report.json --seed {seed} "
+            nextpnr_opts=(f"--report report.json --seed {seeds[0]} "
                           + ("--timing-allow-fail " if allow_timing_fail else "")
                           + ("--sdf ttzo.sdf " if endpoints else "")
                           + board.constraints.get("nextpnr_opts", "")),
@@ -295,7 +367,10 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
                                       "fanout_register_copies": None}
     for name, argv in parse_steps(plan.files[script]):
         log(f"[ttzo build] {name}: {argv[0]} ... (log: {out_dir / (name + '.log')})")
-        steps.append(_run_step(name, argv, out_dir))
+        if name == "pnr" and len(seeds) > 1:
+            steps.append(_pnr_sweep(argv, seeds, out_dir, jobs, log))
+        else:
+            steps.append(_run_step(name, argv, out_dir))
         log(f"[ttzo build] {name}: done in {steps[-1]['seconds']} s")
         if name == "synth" and board.family == "ecp5":
             passes, netlist_passes = _ecp5_netlist_passes(out_dir / "ttzo.json", out_dir, log)
@@ -324,9 +399,10 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
     clocks = {name: {"achieved_mhz": round(float(c["achieved"]), 2),
                      "requested_mhz": round(float(c["constraint"]), 2)}
               for name, c in pnr.get("fmax", {}).items()}
-    sys_clock = min(clocks.values(), key=lambda c: c["achieved_mhz"] - c["requested_mhz"],
-                    default={"achieved_mhz": 0.0, "requested_mhz": clock_mhz})
-    fmax = sys_clock["achieved_mhz"]
+    fmax = round(_system_fmax(pnr), 2)
+    pnr_step = next(s for s in steps if s["step"] == "pnr")
+    sweep = pnr_step.get("sweep", [{"seed": seeds[0], "fmax_mhz": fmax,
+                                    "seconds": pnr_step["seconds"], "log": pnr_step["log"]}])
     est_at_fmax = estimate(config.spec, config.lanes, board.name, min(fmax, clock_mhz),
                            batch=QUERY_BATCH, config=config)
     report = {
@@ -336,7 +412,8 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
         "clock_requested_mhz": clock_mhz, "clock_pll_mhz": round(top.clock.achieved / 1e6, 4),
         "fmax_mhz": fmax, "timing_met": all(c["achieved_mhz"] >= c["requested_mhz"]
                                             for c in clocks.values()),
-        "clocks": clocks, "baud": baud, "seed": seed,
+        "clocks": clocks, "baud": baud, "seed": pnr_step.get("seed", seeds[0]),
+        "seed_sweep": sweep,
         "luts_used": used["LUT"], "luts_available": available["LUT"],
         "ffs_used": used["FF"], "ffs_available": available["FF"],
         "dsp_used": used["DSP"], "dsp_available": available["DSP"],
@@ -360,6 +437,12 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
     return BuildResult(report, out_dir, bitstream, steps)
 
 
+def sweep_summary(sweep: list[dict[str, Any]]) -> str:
+    """One line for a seed sweep: each seed's Fmax and place-and-route time."""
+    return ", ".join(f"seed {r['seed']}: {r['fmax_mhz']} MHz ({r['seconds']:.0f} s)"
+                     for r in sweep)
+
+
 def report_markdown(report: dict[str, Any]) -> str:
     """The build report as a Markdown page."""
     lines = [
@@ -372,7 +455,9 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"- forward queries/s at min(Fmax, clock), batch {report['query_batch']}: "
         f"{report['forward_queries_per_s']} ({report['samples_per_s']:,} samples/s)",
         f"- build time {report['build_time_s']} s, seed {report['seed']}, bitstream "
-        f"{report['bitstream_bytes']} bytes", "",
+        f"{report['bitstream_bytes']} bytes", *(["- place and route per seed: " + sweep_summary(report["seed_sweep"])]
+          if len(report.get("seed_sweep", [])) > 1 else []),
+        "",
         "| resource | used | available | estimate |", "|---|---:|---:|---:|",
     ]
     for key, name in (("luts", "LUT"), ("ffs", "FF"), ("dsp", "DSP"), ("bram", "BRAM")):
