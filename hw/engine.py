@@ -317,23 +317,39 @@ class TTLayerEngine(wiring.Component):
                     with m.Case(k):
                         m.d.sync += core_config(cs)
 
-        # An iteration is issued every cycle of RUN: a register set and cleared with the phase,
-        # so that the loop counters, address adders and RNG requests it enables do not wait
-        # for a decode of the phase register, which sits far from most of them.
-        issue = Signal()
+        # The nest steps every cycle of RUN (``step``: a register set and cleared with the phase,
+        # so that the counters it enables do not wait for a decode of the phase register). The
+        # addresses follow a cycle later (ADDRESS_LAG): the level that stepped is registered
+        # one-hot (``stepped``) and selects the carry deltas added then, so the counters' step
+        # decision and the address adders (three streams, and behind them the RNG index adders)
+        # are separate stages. An iteration is issued (``issue``) with its addresses, one cycle
+        # after its counters; its flags are registered alongside.
+        step = Signal()
         nest_done = Signal()
         m.d.comb += nest_done.eq(_all(at_max))
-        with m.If(issue):
+        stepped = Signal(7)
+        m.d.sync += stepped.eq(0)
+        with m.If(step):
             # Step the innermost loop that is not at its bound; inner loops wrap to 0.
             for lv in range(7):
                 inner_wrap = _all(at_max[lv + 1:])
                 with m.If(inner_wrap & ~at_max[lv]):
-                    m.d.sync += [ctr[lv].eq(ctr[lv] + 1), at_max[lv].eq(ctr[lv] == pen[lv])]
+                    m.d.sync += [ctr[lv].eq(ctr[lv] + 1), at_max[lv].eq(ctr[lv] == pen[lv]),
+                                 stepped[lv].eq(1)]
                     m.d.sync += [ctr[j].eq(0) for j in range(lv + 1, 7)]
                     m.d.sync += [at_max[j].eq(single[j]) for j in range(lv + 1, 7)]
-                    m.d.sync += [addr[s].eq(addr[s] + delta[s][lv]) for s in streams]
-        first_iter = (ctr[5] == 0) & (ctr[6] == 0)
-        last_iter = at_max[5] & at_max[6]
+        for s in streams:
+            carry = Const(0, signed(addr_bits))
+            for lv in range(7):  # one-hot: an AND-OR choice, no priority chain
+                carry = carry | Mux(stepped[lv], delta[s][lv], 0)
+            m.d.sync += addr[s].eq(addr[s] + carry)
+        issue = Signal()
+        first_iter = Signal()
+        last_iter = Signal()
+        issue_final, issue_first_core, issue_sel = Signal(), Signal(), Signal()
+        m.d.sync += [issue.eq(step), first_iter.eq((ctr[5] == 0) & (ctr[6] == 0)),
+                     last_iter.eq(at_max[5] & at_max[6]), issue_final.eq(core_is_last),
+                     issue_first_core.eq(core_first), issue_sel.eq(core[0])]
 
         # -- FSM ---------------------------------------------------------------------------------
         i_fire = self.i_stream.valid & self.i_stream.ready
@@ -349,17 +365,17 @@ class TTLayerEngine(wiring.Component):
                     m.d.sync += pert.eq(self.perturb)
                 with m.If(i_fire):
                     with m.If(count_end):
-                        m.d.sync += [phase.eq(_Phase.RUN), issue.eq(1), *set_core(True),
+                        m.d.sync += [phase.eq(_Phase.RUN), step.eq(1), *set_core(True),
                                      *restart_count(0)]
                     with m.Else():
                         m.d.sync += step_count(count == in_last - 1)
             with m.Case(_Phase.RUN):
                 with m.If(nest_done):
-                    m.d.sync += [phase.eq(_Phase.DRAIN), issue.eq(0),
+                    m.d.sync += [phase.eq(_Phase.DRAIN), step.eq(0),
                                  *restart_count(Mux(core_is_last, drain_last == 1,
                                                        drain_between == 1))]
             with m.Case(_Phase.DRAIN):
-                # the next core's loop nest, loaded throughout the drain (issue is off)
+                # the next core's loop nest, loaded throughout the drain (the nest is still)
                 with m.If(~core_is_last):
                     load_core(core + 1)
                 with m.If(count_end):
@@ -367,7 +383,7 @@ class TTLayerEngine(wiring.Component):
                     with m.If(core_is_last):
                         m.d.sync += phase.eq(_Phase.OUT)
                     with m.Else():
-                        m.d.sync += [phase.eq(_Phase.RUN), issue.eq(1), *set_core(False)]
+                        m.d.sync += [phase.eq(_Phase.RUN), step.eq(1), *set_core(False)]
                 with m.Else():
                     drain = Mux(core_is_last, drain_last, drain_between)
                     m.d.sync += step_count(count == drain - 2)
@@ -402,7 +418,8 @@ class TTLayerEngine(wiring.Component):
         ctl0 = Signal(ctl_layout)
         m.d.comb += [
             ctl0.valid.eq(issue), ctl0.first.eq(first_iter), ctl0.last.eq(last_iter),
-            ctl0.final.eq(core_is_last), ctl0.first_core.eq(core_first), ctl0.sel.eq(core[0]),
+            ctl0.final.eq(issue_final), ctl0.first_core.eq(issue_first_core),
+            ctl0.sel.eq(issue_sel),
             ctl0.src.eq(addr["src"]), ctl0.dst.eq(addr["dst"]), ctl0.w.eq(addr["weight"]),
 
         ]

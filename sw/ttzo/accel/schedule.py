@@ -37,8 +37,8 @@ from ..model.spec import LayerSpec
 
 __all__ = [
     "CoreSchedule", "LayerSchedule", "layer_schedule", "emulate_layer", "LOOP_NAMES",
-    "BANK_GROUP", "BANK_MEMORY", "DRAIN_BETWEEN", "drain_last", "OUT_LATENCY", "READ_LATENCY",
-    "rng_latency",
+    "ADDRESS_LAG", "BANK_GROUP", "BANK_MEMORY", "DRAIN_BETWEEN", "drain_last", "OUT_LATENCY",
+    "READ_LATENCY", "rng_latency",
 ]
 
 #: Cycles of a banked block RAM read (``ttzo.hw.bram.BankedMemory``): the bank's address
@@ -70,11 +70,18 @@ def rng_latency(stage_ops: int = 1, rounds: int = 13) -> int:
     return 1 + -(-(rounds + rounds // 4) // stage_ops) + 2
 
 
+#: Cycles from the loop nest's step to the issue of its iteration: the engine adds the carry
+#: deltas of the level that stepped a cycle after the counters step (``ttzo.hw.engine``).
+ADDRESS_LAG = 1
+
+
 def drain_last(rng_latency: int) -> int:
     """DRAIN cycles after a layer's last core: the output streamer reads without delay, so it
-    waits for the last write (in the block RAM rng_latency + 13 cycles after the last issue;
-    the streamer's first block access comes two cycles after its first address)."""
-    return rng_latency + 11
+    waits for the last write (in the block RAM rng_latency + 13 cycles after the last issue,
+    which comes ADDRESS_LAG cycles after the nest's last step; the streamer's first block
+    access comes two cycles after its first address). Between cores both the last and the
+    next first iteration lag alike, so DRAIN_BETWEEN does not depend on ADDRESS_LAG."""
+    return rng_latency + 11 + ADDRESS_LAG
 
 #: Cycles of the output streamer beyond one per output beat: the banked read, then the
 #: streamer's FIFO (write, output register; see ``ttzo.hw.bram.RowStreamer``).
