@@ -203,9 +203,9 @@ def build_section() -> list[str]:
         lines += [
             f"Where the {e['clock_requested_mhz']:g} MHz clock is missed: every endpoint's setup "
             f"slack from the routed design (`--endpoints`; the build of commit {e['commit']} with "
-            f"seed {e['seed']}, {e['fmax_mhz']:.1f} MHz); {e['failing_endpoints']:,} endpoints fail, worst slack "
-            f"{e['worst_slack_ns']} ns. By the source line of the endpoint's flip-flop (lines "
-            f"of that commit):", "",
+            f"seed {e['seed']}, {e['fmax_mhz']:.1f} MHz); {e['failing_endpoints']:,} endpoints "
+            f"fail, worst slack {e['worst_slack_ns']} ns. By the source line of the endpoint's "
+            f"flip-flop (lines of that commit):", "",
             "| source | failing endpoints | worst slack ns |", "| --- | ---: | ---: |",
             *[f"| `{g['source']}` | {g['count']:,} | {g['worst_ns']} |"
               for g in e["failing_sources"]], "",

@@ -9,8 +9,8 @@ import json
 import pytest
 
 from ttzo.accel.schedule import BANK_MEMORY
-from ttzo.build.boards import get_board
 from ttzo.build import flow
+from ttzo.build.boards import get_board
 from ttzo.build.flow import BuildError, _pnr_sweep, _run_step, build, parse_steps
 from ttzo.cli import main
 from ttzo.device.config import DeviceConfig
