@@ -18,7 +18,17 @@ from amaranth.lib.wiring import In, Out
 __all__ = ["SkidBuffer", "StreamRegister"]
 
 
-class StreamRegister(wiring.Component):
+class _StreamStage(wiring.Component):
+    """A stage between two streams of one payload ``shape`` (``i_stream`` in, ``o_stream`` out)."""
+
+    def __init__(self, shape):
+        super().__init__({
+            "i_stream": In(stream.Signature(shape)),
+            "o_stream": Out(stream.Signature(shape)),
+        })
+
+
+class StreamRegister(_StreamStage):
     """One register stage on a stream: payload and valid are registered, so the producer's
     logic and the consumer's never share a combinational path forward (``ready`` passes
     straight through). Full throughput while the consumer is ready.
@@ -34,12 +44,6 @@ class StreamRegister(wiring.Component):
     o_stream : Out(stream.Signature(shape))
     """
 
-    def __init__(self, shape):
-        super().__init__({
-            "i_stream": In(stream.Signature(shape)),
-            "o_stream": Out(stream.Signature(shape)),
-        })
-
     def elaborate(self, platform):
         m = Module()
         m.d.comb += self.i_stream.ready.eq(~self.o_stream.valid | self.o_stream.ready)
@@ -49,7 +53,7 @@ class StreamRegister(wiring.Component):
         return m
 
 
-class SkidBuffer(wiring.Component):
+class SkidBuffer(_StreamStage):
     """A register stage in both directions: ``o_stream``'s valid and payload and ``i_stream``'s
     ready are all flip-flops. When the consumer stalls while a payload arrives, the payload
     waits in a second ("skid") register and ``i_stream.ready`` drops the cycle after.
@@ -67,12 +71,6 @@ class SkidBuffer(wiring.Component):
     o_stream : Out(stream.Signature(shape))
         ``valid`` and ``payload`` are registers.
     """
-
-    def __init__(self, shape):
-        super().__init__({
-            "i_stream": In(stream.Signature(shape)),
-            "o_stream": Out(stream.Signature(shape)),
-        })
 
     def elaborate(self, platform):
         m = Module()

@@ -455,7 +455,8 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"- forward queries/s at min(Fmax, clock), batch {report['query_batch']}: "
         f"{report['forward_queries_per_s']} ({report['samples_per_s']:,} samples/s)",
         f"- build time {report['build_time_s']} s, seed {report['seed']}, bitstream "
-        f"{report['bitstream_bytes']} bytes", *(["- place and route per seed: " + sweep_summary(report["seed_sweep"])]
+        f"{report['bitstream_bytes']} bytes",
+        *(["- place and route per seed: " + sweep_summary(report["seed_sweep"])]
           if len(report.get("seed_sweep", [])) > 1 else []),
         "",
         "| resource | used | available | estimate |", "|---|---:|---:|---:|",
