@@ -121,7 +121,12 @@ class Accelerator(wiring.Component):
             wiring.connect(m, update.o_stream, result_skid.i_stream)
             to_update, from_update = item_skid.i_stream, result_skid.o_stream
         wiring.connect(m, wiring.flipped(self.i_stream), recv.i_stream)
-        wiring.connect(m, send.o_stream, wiring.flipped(self.o_stream))
+        # The line bytes leave through a skid buffer: the UART sits by its pin, far from the
+        # sender, and the sender's escape and state logic should not share a cycle with that
+        # route (in either direction).
+        m.submodules.line_skid = line_skid = SkidBuffer(8)
+        wiring.connect(m, send.o_stream, line_skid.i_stream)
+        wiring.connect(m, line_skid.o_stream, wiring.flipped(self.o_stream))
         # The executor's reply bytes come from many states; a register stage keeps that
         # multiplexer and the sender's escaping in separate cycles.
         m.submodules.tx_reg = tx_reg = StreamRegister(tx_byte_layout)
@@ -164,7 +169,6 @@ class Accelerator(wiring.Component):
         gather = Signal(8 * max(beat_bytes, 4))
         got = Signal(range(max(beat_bytes, 4, HEADER_BYTES) + 1))
         last_seq = Signal(9)  # bit 8: valid
-        coef_pos = Signal(range(self.max_directions + 1))
 
         # ``gather`` holds the received bytes but the last, which waits in ``rx_last`` for a
         # cycle: the wide register's enable is then a register (``rx_fired``), not the
@@ -180,19 +184,18 @@ class Accelerator(wiring.Component):
             """The last ``n`` bytes received (body bytes, header included), first byte lowest."""
             return gather_now[len(gather) - 8 * n:]
 
-        # Whether ``count`` has reached ``hdr.count`` is a register kept beside it, so that the
-        # byte reader's handshake (which enables the wide gather register) does not wait for a
-        # 16-bit comparison.
+        # Whether ``count`` has reached ``hdr.count`` (and whether it is one short of it) are
+        # registers kept beside it, so that no handshake or reply byte waits for a 16-bit
+        # comparison with the header.
         count_done = Signal()
-
-        def set_count(value, done) -> list:
-            return [count.eq(value), count_done.eq(done)]
+        count_last = Signal()
 
         def count_reset() -> list:
-            return set_count(0, hdr.count == 0)
+            return [count.eq(0), count_done.eq(hdr.count == 0), count_last.eq(hdr.count == 1)]
 
         def count_step() -> list:
-            return set_count(count + 1, count + 1 == hdr.count)
+            return [count.eq(count + 1), count_done.eq(count_last),
+                    count_last.eq(count + 2 == hdr.count)]
 
         # theta is read at ``index`` every cycle; its row is there READ_LATENCY cycles after the
         # index last changed, which the state entered right after the change, and then a
@@ -279,11 +282,12 @@ class Accelerator(wiring.Component):
         # -- UPDATE: parameter stream through the update unit -------------------------------------
         if has_update:
             cfg = update.config
+            entry_bits = max(1, self.max_directions.bit_length())  # a table entry (seed, coef)
             # Seed and coefficient table writes are registered (which table, entry, word) and
             # applied a cycle later: the frame state machine's decode and the entry decode then
             # never share a cycle ahead of the tables' 48 x max_directions enables (the most
             # failing endpoints at 100 MHz). The tables are read only after the frame.
-            tbl = Signal(data.StructLayout({"seed": 1, "coef": 1, "index": len(coef_pos),
+            tbl = Signal(data.StructLayout({"seed": 1, "coef": 1, "index": entry_bits,
                                        "word": 32}))
             tbl_q = Signal.like(tbl)
             m.d.sync += tbl_q.eq(tbl)
@@ -421,18 +425,18 @@ class Accelerator(wiring.Component):
                     m.d.sync += [cfg.gauss.eq(hdr.flags[MODE_BITS + 1]), cfg.count.eq(hdr.count),
                                  cfg.shift.eq(hdr.shift + Mux(hdr.flags[MODE_BITS + 1], 2, 0))]
                     with m.If(count_done):
-                        m.d.sync += [*count_reset(), coef_pos.eq(0)]
+                        m.d.sync += count_reset()
                         m.next = "UPDATE_COEFS"
                     with m.Else():
                         m.d.comb += rx_ready.eq(1)
                         with m.If(rx_fire):
                             count_byte()
                             with m.If(got == 3):
-                                m.d.comb += [tbl.seed.eq(1), tbl.index.eq(count[:len(coef_pos)]),
+                                m.d.comb += [tbl.seed.eq(1), tbl.index.eq(count[:entry_bits]),
                                              tbl.word.eq(Cat(gathered(3), rx_byte))]
                                 m.d.sync += [*count_step(), got.eq(0)]
                 with m.State("UPDATE_COEFS"):
-                    with m.If(coef_pos == hdr.count):
+                    with m.If(count_done):
                         m.d.sync += index.eq(0)
                         m.next = "UPDATE_READ"
                     with m.Else():
@@ -440,9 +444,9 @@ class Accelerator(wiring.Component):
                         with m.If(rx_fire):
                             count_byte()
                             with m.If(got == 1):
-                                m.d.comb += [tbl.coef.eq(1), tbl.index.eq(coef_pos),
+                                m.d.comb += [tbl.coef.eq(1), tbl.index.eq(count[:entry_bits]),
                                              tbl.word.eq(Cat(gathered(1), rx_byte))]
-                                m.d.sync += [coef_pos.eq(coef_pos + 1), got.eq(0)]
+                                m.d.sync += [*count_step(), got.eq(0)]
                 with m.State("UPDATE_READ"):
                     with m.If(index == n_params):
                         m.next = "REPLY"
@@ -504,10 +508,9 @@ class Accelerator(wiring.Component):
                 with m.If(tx.ready):
                     m.next = "READ_HI"
             with m.State("READ_HI"):
-                last = count == hdr.count - 1
                 m.d.comb += [tx.valid.eq(1),
                              tx.payload.data.eq(theta.rd_data.as_signed() >> 8),
-                             tx.payload.last.eq(last)]
+                             tx.payload.last.eq(count_last)]
                 with m.If(tx.ready):
                     m.d.sync += [index.eq(index + 1), *count_step()]
                     m.next = "READ_NEXT"

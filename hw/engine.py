@@ -254,7 +254,11 @@ class TTLayerEngine(wiring.Component):
                      self.perturb_out.eq(pert)]
 
         # -- parameter writes (between groups only) ---------------------------------------------
-        p_ok = (phase == _Phase.LOAD) & count_zero
+        # Writes are taken while the engine waits for a group's first beat. ``p_ok`` is that
+        # condition one cycle late, which is exact: an engine in LOAD without an input beat is
+        # still in LOAD the cycle after. As a register it reaches the skid buffer in front of
+        # the port (or whatever drives it) without the phase decode.
+        p_ok = Signal(init=1)
         m.d.comb += self.p_stream.ready.eq(p_ok)
         p = self.p_stream.payload
         p_fire = self.p_stream.valid & p_ok
@@ -351,8 +355,21 @@ class TTLayerEngine(wiring.Component):
                      last_iter.eq(at_max[5] & at_max[6]), issue_final.eq(core_is_last),
                      issue_first_core.eq(core_first), issue_sel.eq(core[0])]
 
+        # The perturbation is latched from the group's first beat in two register steps: its
+        # value and the "first beat" condition are registered, then loaded. The load enable
+        # drives the whole word (spread over both RNGs' seed inputs) straight from a flip-flop,
+        # and the latched word is still there before the first issue reads it (two cycles after
+        # the first beat at the earliest).
+        pert_in = Signal.like(pert)
+        pert_load = Signal()
+        m.d.sync += [pert_in.eq(self.perturb),
+                     pert_load.eq((phase == _Phase.LOAD) & count_zero)]
+        with m.If(pert_load):
+            m.d.sync += pert.eq(pert_in)
+
         # -- FSM ---------------------------------------------------------------------------------
         i_fire = self.i_stream.valid & self.i_stream.ready
+        m.d.sync += p_ok.eq((phase == _Phase.LOAD) & count_zero & ~i_fire)
         drain_between, drain_last = self.drain_between, self.drain_last
         with m.Switch(phase):
             with m.Case(_Phase.LOAD):
@@ -361,8 +378,6 @@ class TTLayerEngine(wiring.Component):
                 # uses them before RUN, and the perturbation is last loaded with the first
                 # beat): the input handshake enables only the beat counter and the phase.
                 load_core(0)
-                with m.If(count_zero):
-                    m.d.sync += pert.eq(self.perturb)
                 with m.If(i_fire):
                     with m.If(count_end):
                         m.d.sync += [phase.eq(_Phase.RUN), step.eq(1), *set_core(True),

@@ -85,6 +85,7 @@ def session(device: Device, seed: int) -> dict:
     out = {"theta": theta, "x": x}
     device.write_params(theta)
     out["read"] = device.read_params()
+    out["read_short"] = [device.read_params(5, 1), device.read_params(7, 2)]  # last-byte edges
     out["groups"] = device.load_inputs(x)
     queries = [Perturbation(), Perturbation("coordinate", 3, False, 0, 5),
                Perturbation("rademacher", 2, True, 0xDEADBEEF), Perturbation("gauss", 5, False, 7)]
@@ -102,6 +103,7 @@ def check_against_golden(got: dict) -> None:
     golden = GoldenModel(SPEC)
     widths = golden.param_widths()
     np.testing.assert_array_equal(got["read"], got["theta"])
+    np.testing.assert_array_equal(np.concatenate(got["read_short"]), got["theta"][[5, 7, 8]])
     padded = np.zeros((got["groups"] * CONFIG.lanes, SPEC.in_features), dtype=np.int64)
     padded[:3] = got["x"]
     for p, y in zip(got["queries"], got["evals"]):
