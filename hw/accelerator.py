@@ -261,7 +261,14 @@ class Accelerator(wiring.Component):
             feeder.rd_data.eq(inputs.rd_data), feeder.start.eq(feed_start),
             feeder.count.eq(feed_count),
         ]
-        wiring.connect(m, feeder.o_stream, engine.i_stream)
+        # Skid buffers on both engine streams: the engine's phase decodes its ready and valid,
+        # and the feeder and the output serializer sit by the input memory and the executor.
+        m.submodules.feed_skid = feed_skid = SkidBuffer(feeder.o_stream.payload.shape())
+        wiring.connect(m, feeder.o_stream, feed_skid.i_stream)
+        wiring.connect(m, feed_skid.o_stream, engine.i_stream)
+        m.submodules.out_skid = out_skid = SkidBuffer(engine.o_stream.payload.shape())
+        wiring.connect(m, engine.o_stream, out_skid.i_stream)
+        results = out_skid.o_stream
         pert = engine.perturb
         m.d.comb += [
             pert.mode.eq(hdr.flags[:MODE_BITS]), pert.negate.eq(hdr.flags[MODE_BITS]),
@@ -276,7 +283,7 @@ class Accelerator(wiring.Component):
         out_words = []  # each lane's output, sign-extended to whole bytes
         for lane in range(lanes):
             word = Signal(signed(8 * out_bytes), name=f"out_word{lane}")
-            m.d.comb += word.eq(engine.o_stream.payload[lane])
+            m.d.comb += word.eq(results.payload[lane])
             out_words.append(word)
 
         # -- UPDATE: parameter stream through the update unit -------------------------------------
@@ -522,8 +529,8 @@ class Accelerator(wiring.Component):
 
             # EVAL: the feeder streams groups into the engine; outputs leave byte by byte.
             with m.State("EVAL"):
-                m.d.comb += engine.o_stream.ready.eq(~out_full)
-                with m.If(engine.o_stream.valid & ~out_full):
+                m.d.comb += results.ready.eq(~out_full)
+                with m.If(results.valid & ~out_full):
                     flat = Cat(*out_words)
                     m.d.sync += [out_reg.eq(flat), out_full.eq(1), out_pos.eq(0)]
                 last_byte = (out_pos == out_beat_bytes - 1) & (out_beats == out_last)

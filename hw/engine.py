@@ -32,6 +32,7 @@ from ttzo.model.spec import LayerSpec
 
 from .bram import READ_LATENCY, BankedMemory, RowStreamer
 from .rng import PerturbationRNG, rng_latency
+from .stream import SkidBuffer
 
 __all__ = [
     "TTLayerEngine", "TTMLPEngine", "PerturbMode", "perturb_layout", "lanes_layout", "param_layout",
@@ -703,19 +704,36 @@ class TTMLPEngine(wiring.Component):
         })
 
     def cycles_per_group(self) -> int:
-        """Latency of one group through all layers (no overlap, no stream stalls)."""
-        return sum(engine.cycles_per_group() for engine in self.layers)
+        """Latency of one group through all layers (no overlap, no stream stalls), with one
+        cycle per skid buffer between layers."""
+        return sum(engine.cycles_per_group() for engine in self.layers) + len(self.layers) - 1
 
     def elaborate(self, platform):
         m = Module()
         engines = self.layers
         for index, engine in enumerate(engines):
             m.submodules[f"layer{index}"] = engine
-            source = self.perturb if index == 0 else engines[index - 1].perturb_out
-            m.d.comb += engine.perturb.eq(source)
+        m.d.comb += engines[0].perturb.eq(self.perturb)
         wiring.connect(m, wiring.flipped(self.i_stream), engines[0].i_stream)
-        for prev, nxt in zip(engines, engines[1:]):
-            wiring.connect(m, prev.o_stream, nxt.i_stream)
+        # Between layers a skid buffer registers the handshake both ways (each layer's phase
+        # decodes its own ready and valid). The perturbation rides along with every beat, so the
+        # next layer latches the one that belongs to the beat it takes.
+        for index, (prev, nxt) in enumerate(zip(engines, engines[1:])):
+            skid = SkidBuffer(data.StructLayout({
+                "beat": prev.o_stream.payload.shape(),
+                "perturb": perturb_layout(self.index_width),
+            }))
+            m.submodules[f"skid{index}"] = skid
+            m.d.comb += [
+                skid.i_stream.valid.eq(prev.o_stream.valid),
+                skid.i_stream.payload.beat.eq(prev.o_stream.payload),
+                skid.i_stream.payload.perturb.eq(prev.perturb_out),
+                prev.o_stream.ready.eq(skid.i_stream.ready),
+                nxt.i_stream.valid.eq(skid.o_stream.valid),
+                nxt.i_stream.payload.eq(skid.o_stream.payload.beat),
+                nxt.perturb.eq(skid.o_stream.payload.perturb),
+                skid.o_stream.ready.eq(nxt.i_stream.ready),
+            ]
         wiring.connect(m, engines[-1].o_stream, wiring.flipped(self.o_stream))
         p = self.p_stream.payload
         ready = Const(0, 1)
