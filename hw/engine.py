@@ -255,10 +255,10 @@ class TTLayerEngine(wiring.Component):
                      self.perturb_out.eq(pert)]
 
         # -- parameter writes (between groups only) ---------------------------------------------
-        # Writes are taken while the engine waits for a group's first beat. ``p_ok`` is that
-        # condition one cycle late, which is exact: an engine in LOAD without an input beat is
-        # still in LOAD the cycle after. As a register it reaches the skid buffer in front of
-        # the port (or whatever drives it) without the phase decode.
+        # Writes are taken while the engine waits for a group's first beat. ``p_ok`` registers
+        # "waiting, and no beat arrives": an engine in that state is still waiting the cycle
+        # after, so the register never admits a write during a group, and the port's ready
+        # leaves a flip-flop instead of the phase decode.
         p_ok = Signal(init=1)
         m.d.comb += self.p_stream.ready.eq(p_ok)
         p = self.p_stream.payload
@@ -375,9 +375,8 @@ class TTLayerEngine(wiring.Component):
         with m.Switch(phase):
             with m.Case(_Phase.LOAD):
                 m.d.comb += self.i_stream.ready.eq(1)
-                # The loop nest and the perturbation are loaded throughout the phase (nothing
-                # uses them before RUN, and the perturbation is last loaded with the first
-                # beat): the input handshake enables only the beat counter and the phase.
+                # The loop nest is loaded throughout the phase (nothing uses it before RUN):
+                # the input handshake enables only the beat counter and the phase.
                 load_core(0)
                 with m.If(i_fire):
                     with m.If(count_end):
