@@ -6,6 +6,8 @@ takes); runs can be made one at a time and are merged into the result file:
     python benchmarks/pinn.py                      # every (problem, method)
     python benchmarks/pinn.py --only hjb20:bpfree-sparse-grid --max-steps 800
     python benchmarks/pinn.py --only hjb20:bpfree-sparse-grid --resume   # continue a run
+    python benchmarks/pinn.py --only hjb20:bpfree-sparse-grid --run-name hjb20-bpfree-3k \
+        --epochs 0.3 --set phases.0.schedule.epochs=0.3 --workers 2      # a longer schedule
 
 Methods: ``firstorder-autodiff`` (exact derivatives and gradients), ``firstorder-sparse-grid``
 (back-propagation through the sparse-grid Stein loss), ``bpfree-sparse-grid`` (zeroth-order
@@ -35,9 +37,10 @@ RUNS = {
 }
 
 
-def run_one(problem: str, method: str, run_root: Path, extra: list[str]) -> dict:
+def run_one(problem: str, method: str, run_root: Path, extra: list[str],
+            run_name: str | None = None) -> dict:
     config, target = RUNS[(problem, method)]
-    run_dir = run_root / f"{problem}-{method}"
+    run_dir = run_root / (run_name or f"{problem}-{method}")
     cmd = [sys.executable, "-m", "ttzo.cli", "train", problem, "--config",
            f"sw/ttzo/configs/{config}.toml", "--run-dir", str(run_dir), "--no-progress", *extra]
     if "--resume" not in extra:
@@ -67,16 +70,28 @@ def main() -> int:
     parser.add_argument("--run-root", default="runs/pinn", help="where the run folders go")
     parser.add_argument("--max-steps", type=int, help="stop each run after this many steps")
     parser.add_argument("--resume", action="store_true", help="continue the runs")
+    parser.add_argument("--run-name", help="run folder name (one run only; default "
+                        "PROBLEM-METHOD)")
+    parser.add_argument("--epochs", type=float, help="passed to ttzo train")
+    parser.add_argument("--workers", type=int, help="passed to ttzo train")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="config overrides passed to ttzo train")
     args = parser.parse_args()
     chosen = [tuple(s.split(":", 1)) for s in args.only] if args.only else list(RUNS)
     unknown = [c for c in chosen if c not in RUNS]
     if unknown:
         parser.error(f"unknown runs {unknown}; known: {list(RUNS)}")
+    if args.run_name and len(chosen) != 1:
+        parser.error("--run-name names one run: choose it with --only")
     extra = (["--max-steps", str(args.max_steps)] if args.max_steps else []) + (
         ["--resume"] if args.resume else [])
+    extra += ["--epochs", str(args.epochs)] if args.epochs is not None else []
+    extra += ["--workers", str(args.workers)] if args.workers is not None else []
+    for override in args.set:
+        extra += ["--set", override]
     path = RESULTS / "pinn.json"
     for problem, method in chosen:
-        entry = run_one(problem, method, Path(args.run_root), extra)
+        entry = run_one(problem, method, Path(args.run_root), extra, args.run_name)
         # re-read before writing: runs of other invocations may have finished meanwhile
         previous = json.loads(path.read_text())["entries"] if path.exists() else []
         entries = {(e["problem"], e["method"]): e for e in previous}

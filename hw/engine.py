@@ -251,7 +251,11 @@ class TTLayerEngine(wiring.Component):
                 return [core.eq(0), core_first.eq(1), core_is_last.eq(int(n_cores == 1))]
             return [core.eq(core + 1), core_first.eq(0), core_is_last.eq(core == n_cores - 2)]
 
-        m.d.comb += [self.busy.eq((phase != _Phase.LOAD) | ~count_zero),
+        # ``loading`` is ``phase == LOAD`` kept as a flip-flop (set and cleared with the phase):
+        # it is the input stream's ready and enables the loop nest's loading, hundreds of
+        # flip-flops, which should not wait for a decode of the phase.
+        loading = Signal(init=1)
+        m.d.comb += [self.busy.eq(~loading | ~count_zero),
                      self.perturb_out.eq(pert)]
 
         # -- parameter writes (between groups only) ---------------------------------------------
@@ -364,24 +368,25 @@ class TTLayerEngine(wiring.Component):
         pert_in = Signal.like(pert)
         pert_load = Signal()
         m.d.sync += [pert_in.eq(self.perturb),
-                     pert_load.eq((phase == _Phase.LOAD) & count_zero)]
+                     pert_load.eq(loading & count_zero)]
         with m.If(pert_load):
             m.d.sync += pert.eq(pert_in)
 
         # -- FSM ---------------------------------------------------------------------------------
         i_fire = self.i_stream.valid & self.i_stream.ready
-        m.d.sync += p_ok.eq((phase == _Phase.LOAD) & count_zero & ~i_fire)
+        m.d.sync += p_ok.eq(loading & count_zero & ~i_fire)
+        m.d.comb += self.i_stream.ready.eq(loading)
+        with m.If(loading):
+            # The loop nest is loaded throughout the phase (nothing uses it before RUN): the
+            # input handshake enables only the beat counter and the phase.
+            load_core(0)
         drain_between, drain_last = self.drain_between, self.drain_last
         with m.Switch(phase):
             with m.Case(_Phase.LOAD):
-                m.d.comb += self.i_stream.ready.eq(1)
-                # The loop nest is loaded throughout the phase (nothing uses it before RUN):
-                # the input handshake enables only the beat counter and the phase.
-                load_core(0)
                 with m.If(i_fire):
                     with m.If(count_end):
-                        m.d.sync += [phase.eq(_Phase.RUN), step.eq(1), *set_core(True),
-                                     *restart_count(0)]
+                        m.d.sync += [phase.eq(_Phase.RUN), loading.eq(0), step.eq(1),
+                                     *set_core(True), *restart_count(0)]
                     with m.Else():
                         m.d.sync += step_count(count == in_last - 1)
             with m.Case(_Phase.RUN):
@@ -603,7 +608,7 @@ class TTLayerEngine(wiring.Component):
                 out_act = self._table_lookup(m, lane, out_act)
             state_val = _saturate(state6, nm.state.width)
             m.d.sync += results[lane].eq(Mux(ctl6.final, out_act, state_val))
-        with m.If(phase == _Phase.LOAD):
+        with m.If(loading):
             m.d.comb += [bufs[0].wr_addr.eq(count), bufs[0].wr_en.eq(i_fire)]
             for lane in range(lanes):
                 m.d.comb += bufs[0].wr_data[lane].eq(self.i_stream.payload[lane])
@@ -631,7 +636,7 @@ class TTLayerEngine(wiring.Component):
         ]
         wiring.connect(m, streamer.o_stream, wiring.flipped(self.o_stream))
         with m.If((phase == _Phase.OUT) & streamer.done):
-            m.d.sync += [phase.eq(_Phase.LOAD), *restart_count(in_last == 0)]
+            m.d.sync += [phase.eq(_Phase.LOAD), loading.eq(1), *restart_count(in_last == 0)]
         return m
 
 
