@@ -363,8 +363,8 @@ class TTLayerEngine(wiring.Component):
         # The perturbation is latched from the group's first beat in two register steps: its
         # value and the "first beat" condition are registered, then loaded. The load enable
         # drives the whole word (spread over both RNGs' seed inputs) straight from a flip-flop,
-        # and the latched word is still there before the first issue reads it (two cycles after
-        # the first beat at the earliest).
+        # and the word is in place when the first issue reads it (two cycles after the first
+        # beat at the earliest).
         pert_in = Signal.like(pert)
         pert_load = Signal()
         m.d.sync += [pert_in.eq(self.perturb),
