@@ -39,7 +39,7 @@ from ttzo.device.protocol import (
 from .bram import READ_LATENCY, BankedMemory, RowStreamer
 from .engine import TTMLPEngine, lanes_layout
 from .link import FrameReceiver, FrameSender, tx_byte_layout
-from .stream import SkidBuffer, StreamRegister
+from .stream import StreamRegister, add_skid_buffer
 from .update import UpdateUnit
 
 __all__ = ["Accelerator", "header_layout"]
@@ -111,22 +111,15 @@ class Accelerator(wiring.Component):
         # The executor meets the engine's parameter port and the update unit through skid
         # buffers: its state decodes each handshake, and these components sit far from it on the
         # chip, so valid and ready both cross the distance from a register.
-        m.submodules.p_skid = p_skid = SkidBuffer(engine.p_stream.payload.shape())
-        wiring.connect(m, p_skid.o_stream, engine.p_stream)
+        p_skid = add_skid_buffer(m, "p_skid", sink=engine.p_stream)
         if has_update:
-            item_shape = update.i_stream.payload.shape()
-            m.submodules.item_skid = item_skid = SkidBuffer(item_shape)
-            m.submodules.result_skid = result_skid = SkidBuffer(item_shape)
-            wiring.connect(m, item_skid.o_stream, update.i_stream)
-            wiring.connect(m, update.o_stream, result_skid.i_stream)
-            to_update, from_update = item_skid.i_stream, result_skid.o_stream
+            to_update = add_skid_buffer(m, "item_skid", sink=update.i_stream).i_stream
+            from_update = add_skid_buffer(m, "result_skid", source=update.o_stream).o_stream
         wiring.connect(m, wiring.flipped(self.i_stream), recv.i_stream)
         # The line bytes leave through a skid buffer: the UART sits by its pin, far from the
         # sender, and the sender's escape and state logic should not share a cycle with that
         # route (in either direction).
-        m.submodules.line_skid = line_skid = SkidBuffer(8)
-        wiring.connect(m, send.o_stream, line_skid.i_stream)
-        wiring.connect(m, line_skid.o_stream, wiring.flipped(self.o_stream))
+        add_skid_buffer(m, "line_skid", source=send.o_stream, sink=wiring.flipped(self.o_stream))
         # The executor's reply bytes come from many states; a register stage keeps that
         # multiplexer and the sender's escaping in separate cycles.
         m.submodules.tx_reg = tx_reg = StreamRegister(tx_byte_layout)
@@ -263,12 +256,8 @@ class Accelerator(wiring.Component):
         ]
         # Skid buffers on both engine streams: the engine's phase decodes its ready and valid,
         # and the feeder and the output serializer sit by the input memory and the executor.
-        m.submodules.feed_skid = feed_skid = SkidBuffer(feeder.o_stream.payload.shape())
-        wiring.connect(m, feeder.o_stream, feed_skid.i_stream)
-        wiring.connect(m, feed_skid.o_stream, engine.i_stream)
-        m.submodules.out_skid = out_skid = SkidBuffer(engine.o_stream.payload.shape())
-        wiring.connect(m, engine.o_stream, out_skid.i_stream)
-        results = out_skid.o_stream
+        add_skid_buffer(m, "feed_skid", source=feeder.o_stream, sink=engine.i_stream)
+        results = add_skid_buffer(m, "out_skid", source=engine.o_stream).o_stream
         pert = engine.perturb
         m.d.comb += [
             pert.mode.eq(hdr.flags[:MODE_BITS]), pert.negate.eq(hdr.flags[MODE_BITS]),

@@ -15,7 +15,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["SkidBuffer", "StreamRegister"]
+__all__ = ["SkidBuffer", "StreamRegister", "add_skid_buffer"]
 
 
 class _StreamStage(wiring.Component):
@@ -86,3 +86,34 @@ class SkidBuffer(_StreamStage):
         with m.Elif(i_fire):  # the output holds a stalled payload: park the new one
             m.d.sync += [skid.eq(i.payload), skid_full.eq(1)]
         return m
+
+
+def add_skid_buffer(m: Module, name: str, *, source=None, sink=None) -> SkidBuffer:
+    """Add a :class:`SkidBuffer` named ``name`` to ``m`` between two streams.
+
+    Parameters
+    ----------
+    m : Module
+        The module that gains the buffer as a submodule.
+    name : str
+        Submodule name.
+    source : stream interface, optional
+        The producer's outgoing stream, connected to the buffer's ``i_stream``.
+    sink : stream interface, optional
+        The consumer's incoming stream, connected from the buffer's ``o_stream``.
+        At least one of ``source`` and ``sink`` gives the payload shape; an end left out is
+        driven by the caller through the returned buffer.
+
+    Returns
+    -------
+    SkidBuffer
+    """
+    if source is None and sink is None:
+        raise ValueError(f"skid buffer {name!r}: give a source or a sink stream (or both)")
+    shape = (source if source is not None else sink).payload.shape()
+    m.submodules[name] = skid = SkidBuffer(shape)
+    if source is not None:
+        wiring.connect(m, source, skid.i_stream)
+    if sink is not None:
+        wiring.connect(m, skid.o_stream, sink)
+    return skid

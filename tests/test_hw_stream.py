@@ -6,15 +6,32 @@ from __future__ import annotations
 import random
 
 import pytest
+from amaranth.hdl import Fragment, Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 from streams import receive, send
 
-from ttzo.hw.stream import SkidBuffer, StreamRegister
+from ttzo.hw.stream import SkidBuffer, StreamRegister, add_skid_buffer
 
 STAGES = [StreamRegister, SkidBuffer]
 
 
-@pytest.mark.parametrize("stage", STAGES)
+class _SkidChain(wiring.Component):
+    """Two skid buffers chained by ``add_skid_buffer`` (source only, then source and sink)."""
+
+    def __init__(self, shape):
+        super().__init__({"i_stream": In(stream.Signature(shape)),
+                          "o_stream": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        first = add_skid_buffer(m, "first", source=wiring.flipped(self.i_stream))
+        add_skid_buffer(m, "second", source=first.o_stream, sink=wiring.flipped(self.o_stream))
+        return m
+
+
+@pytest.mark.parametrize("stage", [*STAGES, _SkidChain])
 @pytest.mark.parametrize("idle,stall", [(0.0, 0.0), (0.3, 0.4), (0.0, 0.7), (0.7, 0.0)])
 def test_stage_passes_everything_in_order(stage, idle, stall):
     dut = stage(8)
@@ -95,3 +112,11 @@ def test_which_handshake_signals_are_registers(stage, ready_registered):
     sim.run()
     assert seen["valid"] == (1, 1)
     assert (seen["ready"][0] == seen["ready"][1]) == ready_registered
+
+
+
+def test_add_skid_buffer_needs_an_end_to_take_the_shape_from():
+    m = Module()
+    with pytest.raises(ValueError, match="'lonely'"):
+        add_skid_buffer(m, "lonely")
+    assert not Fragment.get(m, None).subfragments  # nothing was added
