@@ -39,6 +39,21 @@ def test_train_writes_result_metrics_plot_and_resumes(tmp_path, mnist_dir, capsy
     assert "test accuracy" in capsys.readouterr().out
 
 
+def test_init_from_fine_tunes_another_runs_parameters(tmp_path, mnist_dir, capsys):
+    assert main(tiny_args(tmp_path / "base", mnist_dir, "--max-steps", "4")) == 0
+    base = json.loads((tmp_path / "base" / "result.json").read_text())
+    checkpoint = tmp_path / "base" / "checkpoint.npz"
+    assert main(tiny_args(tmp_path / "tune", mnist_dir, "--max-steps", "3",
+                          "--init-from", str(checkpoint))) == 0
+    tune = json.loads((tmp_path / "tune" / "result.json").read_text())
+    assert tune["steps"] == 3 and tune["init_from"]["checkpoint"] == str(checkpoint)
+    assert tune["total_steps"] == 7
+    assert tune["total_forward_queries"] == base["forward_queries"] + tune["forward_queries"]
+    assert main(tiny_args(tmp_path / "bad", mnist_dir, "--init-from", str(tmp_path / "no.npz"))) \
+        == 2
+    assert "no checkpoint at" in capsys.readouterr().err
+
+
 def test_existing_run_is_not_overwritten_silently(tmp_path, mnist_dir, capsys):
     args = tiny_args(tmp_path, mnist_dir, "--max-steps", "1")
     assert main(args) == 0

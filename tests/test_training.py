@@ -132,6 +132,42 @@ def test_resume_refuses_other_config_and_damaged_checkpoint(tmp_path):
         Trainer(task, phases, 0.2, run_dir=tmp_path / "empty").run(resume=True)
 
 
+def test_warm_start_takes_the_parameters_and_chains_the_totals(tmp_path):
+    task = teacher_task()
+
+    def make(run_dir, lr=0.01):
+        return Trainer(task, [Phase("cge", CGE(1e-3), Adam(task.dim), make_schedule(lr), 32)],
+                       0.2, seed=2, run_dir=run_dir, fingerprint={"lr": lr})
+
+    first = make(tmp_path / "first")
+    first.run()
+    second = make(tmp_path / "second")
+    source = second.warm_start(tmp_path / "first" / "checkpoint.npz")
+    np.testing.assert_array_equal(second.theta, first.theta)
+    assert (source["steps"], source["queries"]) == (first.state.step, first.state.queries)
+    assert second.state.step == 0 and second.state.queries == 0  # only the parameters move
+    second.run(stop_after_steps=2)
+    # a warm start from the warm-started run counts both runs' work
+    third = make(tmp_path / "third")
+    chained = third.warm_start(tmp_path / "second" / "checkpoint.npz")
+    assert chained["queries"] == first.state.queries + second.state.queries
+    assert chained["steps"] == first.state.step + 2
+    # resuming the fine-tune needs the same start: same source resumes, another one is refused
+    again = make(tmp_path / "second")
+    again.warm_start(tmp_path / "first" / "checkpoint.npz")
+    again.run(resume=True)
+    assert again.state.step == first.state.step
+    other = make(tmp_path / "second")
+    other.warm_start(tmp_path / "second" / "checkpoint.npz")
+    with pytest.raises(CheckpointError, match="differs in: init_from"):
+        other.run(resume=True)
+    wrong = Trainer(teacher_task(), [Phase("cge", CGE(1e-3), Adam(5), make_schedule(0.1), 32)],
+                    0.2)
+    wrong.theta = np.zeros(5)
+    with pytest.raises(CheckpointError, match=r"shape \(\d+,\), expected \(5,\)"):
+        wrong.warm_start(tmp_path / "first" / "checkpoint.npz")
+
+
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "c.npz"
     save_checkpoint(path, {"theta": np.arange(3.0)}, {"step": 1})

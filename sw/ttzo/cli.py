@@ -87,6 +87,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     trainer = Trainer(task, cfg.build_phases(model.dim), cfg.epochs, seed=cfg.seed,
                       evals_per_epoch=cfg.evals_per_epoch, run_dir=run_dir,
                       fingerprint=cfg.raw, progress=progress, workers=args.workers)
+    init_from = trainer.warm_start(args.init_from) if args.init_from else None
     started = time.perf_counter()
     last = trainer.run(resume=args.resume, stop_after_steps=args.max_steps)
     bar.close()
@@ -104,6 +105,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         "params_dense": cfg.model.dense_params,
         "compression": round(cfg.model.compression, 2),
         "forward_queries": trainer.state.queries,
+        **({"init_from": {"checkpoint": str(args.init_from), **init_from},
+            "total_forward_queries": init_from["queries"] + trainer.state.queries,
+            "total_steps": init_from["steps"] + trainer.state.step}
+           if init_from else {}),
         "steps": trainer.state.step,
         "epochs": round(trainer.progress_epochs(), 4),
         "wall_time_s": round(trainer.state.elapsed_s, 1),
@@ -296,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "--set train.evals_per_epoch=4 or --set phases.1.lr=0.002")
     train.add_argument("--run-dir", help="folder for checkpoint, metrics, plot and result")
     train.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    train.add_argument("--init-from", metavar="CHECKPOINT",
+                       help="start from the parameters of another run's checkpoint.npz "
+                       "(fine-tuning; the optimizer starts afresh)")
     train.add_argument("--overwrite", action="store_true", help="start over in an existing run dir")
     train.add_argument("--max-steps", type=int, help="stop (checkpointed) after this many steps")
     train.add_argument("--workers", type=int, default=1,

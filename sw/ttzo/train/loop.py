@@ -186,6 +186,48 @@ class Trainer:
                 "fingerprint_sha256": self._fingerprint_hash()}
         save_checkpoint(self.checkpoint_path, arrays, meta)
 
+    def _checked_theta(self, arrays: dict[str, np.ndarray], path: Path) -> np.ndarray:
+        theta = arrays.get("theta")
+        if theta is None or theta.shape != self.theta.shape:
+            raise CheckpointError(
+                f"checkpoint {path} holds parameters of shape "
+                f"{None if theta is None else theta.shape}, expected {self.theta.shape}"
+            )
+        return theta.astype(self.theta.dtype)
+
+    def warm_start(self, path: str | Path) -> dict[str, Any]:
+        """Start from the parameters of another run's checkpoint (a fine-tuning run).
+
+        Only the parameters are taken: steps, queries and optimizer state start afresh. The
+        source (a hash of its parameters, its steps and queries) joins the fingerprint, so a
+        resume needs the same start.
+
+        Returns
+        -------
+        dict
+            ``theta_sha256`` of the parameters taken, and the ``steps``, ``queries`` and
+            ``wall_time_s`` that produced them (the source run's, plus those of any run it
+            was itself started from).
+
+        Raises
+        ------
+        CheckpointError
+            If the checkpoint is missing, damaged or holds parameters of another shape.
+        """
+        path = Path(path)
+        arrays, meta = load_checkpoint(path)
+        self.theta = self._checked_theta(arrays, path)
+        # Totals up to the source's checkpoint, including any run it was itself started from.
+        state = meta.get("state", {})
+        before = meta.get("fingerprint", {}).get("init_from", {})
+        source = {"theta_sha256": hashlib.sha256(self.theta.tobytes()).hexdigest(),
+                  "steps": int(state.get("step", 0)) + before.get("steps", 0),
+                  "queries": int(state.get("queries", 0)) + before.get("queries", 0),
+                  "wall_time_s": float(state.get("elapsed_s", 0.0))
+                  + before.get("wall_time_s", 0.0)}
+        self.fingerprint["init_from"] = source
+        return source
+
     def resume(self) -> None:
         """Load ``run_dir/checkpoint.npz`` and continue from it.
 
@@ -204,13 +246,7 @@ class Trainer:
                 f"checkpoint {self.checkpoint_path} was made with a different configuration "
                 f"(differs in: {', '.join(diff) or 'unknown'}); start a new run folder instead"
             )
-        theta = arrays.get("theta")
-        if theta is None or theta.shape != self.theta.shape:
-            raise CheckpointError(
-                f"checkpoint {self.checkpoint_path} holds parameters of shape "
-                f"{None if theta is None else theta.shape}, expected {self.theta.shape}"
-            )
-        self.theta = theta.astype(self.theta.dtype)
+        self.theta = self._checked_theta(arrays, self.checkpoint_path)
         for i, phase in enumerate(self.phases):
             prefix = f"opt{i}."
             phase.optimizer.load_state_dict(
