@@ -247,7 +247,10 @@ class Accelerator(wiring.Component):
         # read pipeline); it starts when the reply header has gone.
         m.submodules.feeder = feeder = RowStreamer(lanes_layout(nm.input.width, lanes),
                                                    len(inputs.rd_addr), in_beats)
+        # A register: set by the reply's last byte, it starts the feeder a cycle later (the
+        # reply handshake and opcode decode stay out of the feeder's counter updates).
         feed_start = Signal()
+        m.d.sync += feed_start.eq(0)
         feed_count = Signal(range(in_beats + 1))  # EVAL's rows, registered in PREPARE
         m.d.comb += [
             inputs.rd_addr.eq(feeder.rd_addr), inputs.rd_en.eq(1),
@@ -279,18 +282,22 @@ class Accelerator(wiring.Component):
         if has_update:
             cfg = update.config
             entry_bits = max(1, self.max_directions.bit_length())  # a table entry (seed, coef)
-            # Seed and coefficient table writes are registered (which table, entry, word) and
-            # applied a cycle later: the frame state machine's decode and the entry decode then
-            # never share a cycle ahead of the tables' 48 x max_directions enables (the most
-            # failing endpoints at 100 MHz). The tables are read only after the frame.
+            # Seed and coefficient table writes are registered twice (which table, entry,
+            # word) and applied two cycles later: the frame state machine's decode and the entry
+            # decode never share a cycle with the tables' 48 x max_directions enables, and the
+            # first register can sit by the state machine, the second (copied per group of
+            # loads by the build's fanout pass) by the tables. The update unit reads them only
+            # when the first parameter reaches it, at least four cycles after the last table
+            # byte (UPDATE_READ, the parameter read, UPDATE_FEED, the skid buffer).
             tbl = Signal(data.StructLayout({"seed": 1, "coef": 1, "index": entry_bits,
                                        "word": 32}))
             tbl_q = Signal.like(tbl)
-            m.d.sync += tbl_q.eq(tbl)
-            with m.If(tbl_q.seed):
-                m.d.sync += cfg.seeds[tbl_q.index].eq(tbl_q.word)
-            with m.If(tbl_q.coef):
-                m.d.sync += cfg.coefs[tbl_q.index].eq(tbl_q.word[:16])
+            tbl_qq = Signal.like(tbl)
+            m.d.sync += [tbl_q.eq(tbl), tbl_qq.eq(tbl_q)]
+            with m.If(tbl_qq.seed):
+                m.d.sync += cfg.seeds[tbl_qq.index].eq(tbl_qq.word)
+            with m.If(tbl_qq.coef):
+                m.d.sync += cfg.coefs[tbl_qq.index].eq(tbl_qq.word[:16])
             is_bias = Const(0, 1)
             for lo, hi in cfg_dev.bias_ranges():
                 is_bias = is_bias | ((to_update.payload.index >= lo)
@@ -483,8 +490,7 @@ class Accelerator(wiring.Component):
                         with m.Elif(r_opcode == Opcode.READ_PARAMS):
                             m.next = "READ_ADDR"
                         with m.Else():
-                            m.d.comb += feed_start.eq(1)
-                            m.d.sync += [out_last.eq(eval_last), out_beats.eq(0),
+                            m.d.sync += [feed_start.eq(1), out_last.eq(eval_last), out_beats.eq(0),
                                          out_full.eq(0), out_pos.eq(0)]
                             m.next = "EVAL"
 
