@@ -129,4 +129,9 @@ def test_failing_endpoints_by_source_line(tmp_path):
         "b.ff_d": {"attributes": {"src": "/repo/hw/x.py:12"}}}}}}
     groups = by_source(endpoint_slacks(sdf, period_ns=2.5), netlist, root="/repo/")
     assert groups == [{"source": "hw/x.py:12", "count": 2, "worst_ns": pytest.approx(-3.2)}]
+    # a flip-flop whose line is library code: Amaranth's FSM state says contextlib
+    netlist["modules"]["top"]["cells"]["b.ff_d"] = {
+        "attributes": {"src": "/usr/lib/python3/contextlib.py:144"}}
+    groups = by_source(endpoint_slacks(sdf, period_ns=2.5), netlist, root="/repo/")
+    assert {g["source"] for g in groups} == {"hw/x.py:12", "FSM state (contextlib.py:144)"}
     assert by_source(endpoint_slacks(sdf, period_ns=2.5), {})[0]["source"] == "?"

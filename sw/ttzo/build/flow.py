@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform as host_platform
 import re
 import shlex
 import shutil
@@ -26,6 +25,7 @@ from typing import Any
 from ..accel.estimate import estimate
 from ..accel.schedule import BANK_MEMORY
 from ..device.config import DeviceConfig
+from ..provenance import machine
 from .boards import Board
 from .netlist import rewrite_netlist_file
 from .dspreg import pack_dsp_registers
@@ -429,7 +429,7 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
         "steps": steps,
         "bitstream": bitstream.name, "bitstream_bytes": bitstream.stat().st_size,
         "tools": tool_versions(board.family),
-        "machine": {"cpu_count": os.cpu_count(), "system": host_platform.platform()},
+        "machine": machine(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     (out_dir / "build_report.json").write_text(json.dumps(report, indent=2) + "\n")

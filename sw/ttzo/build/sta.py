@@ -165,12 +165,22 @@ def summarize(endpoints: list[Endpoint], depth: int = 3) -> list[dict]:
 def by_source(endpoints: list[Endpoint], netlist: dict, root: str = "") -> list[dict]:
     """Failing endpoints grouped by the source line of their flip-flop (the ``src`` attribute
     Yosys keeps from the RTL; cell names are often borrowed from neighbouring nets), with
-    ``root`` cut from the file paths: count and worst slack, the largest groups first."""
+    ``root`` cut from the file paths: count and worst slack, the largest groups first.
+
+    A line outside ``root`` is library code: Amaranth 0.5 gives an FSM's state register the
+    line of ``contextlib`` that enters ``with m.FSM()``, so such groups are labelled FSM state
+    (the synthesized netlist keeps no name to tell the FSMs apart)."""
     src = {}
     for module in netlist.get("modules", {}).values():
         for name, cell in module.get("cells", {}).items():
-            where = cell.get("attributes", {}).get("src", "")
-            src[name] = where.split("|")[0].replace(root, "", 1) if where else "?"
+            where = cell.get("attributes", {}).get("src", "").split("|")[0]
+            if not where:
+                src[name] = "?"
+            elif root and not where.startswith(root):
+                file = Path(where).name
+                src[name] = f"FSM state ({file})" if file.startswith("contextlib.py") else file
+            else:
+                src[name] = where.replace(root, "", 1)
     groups = _failing_by(endpoints, lambda e: src.get(e.pin.rsplit("/", 1)[0], "?"))
     return sorted(({"source": k, "count": n, "worst_ns": w.slack_ns}
                    for k, (w, n) in groups.items()),
