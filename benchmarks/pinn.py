@@ -8,11 +8,14 @@ takes); runs can be made one at a time and are merged into the result file:
     python benchmarks/pinn.py --only hjb20:bpfree-sparse-grid --resume   # continue a run
     python benchmarks/pinn.py --only hjb20:bpfree-sparse-grid --run-name hjb20-bpfree-3k \
         --epochs 0.3 --set phases.0.schedule.epochs=0.3 --workers 2      # a longer schedule
+    python benchmarks/pinn.py --only hjb20:bpfree-sparse-grid-finetune --workers 2 --max-steps 100
 
 Methods: ``firstorder-autodiff`` (exact derivatives and gradients), ``firstorder-sparse-grid``
 (back-propagation through the sparse-grid Stein loss), ``bpfree-sparse-grid`` (zeroth-order
-optimizer, Stein derivatives: forward evaluations only), and the diagnostic ``zo-autodiff``
-(the zeroth-order optimizer on the loss with exact derivatives).
+optimizer, Stein derivatives: forward evaluations only), ``bpfree-sparse-grid-finetune`` (the same
+with 100 points per step, started from the ``bpfree-sparse-grid`` run's parameters; its entry
+counts the queries and time of both), and the diagnostic ``zo-autodiff`` (the zeroth-order
+optimizer on the loss with exact derivatives).
 """
 
 from __future__ import annotations
@@ -34,25 +37,40 @@ RUNS = {
     ("hjb20", "firstorder-sparse-grid"): ("hjb20_firstorder_stein", None),
     ("hjb20", "bpfree-sparse-grid"): ("hjb20", 1e-3),
     ("hjb20", "zo-autodiff"): ("hjb20_zo_exact", None),
+    ("hjb20", "bpfree-sparse-grid-finetune"): ("hjb20_finetune", 1e-3),
 }
+#: fine-tuning runs -> the method whose run (its ``run_dir`` in pinn.json) they start from
+STARTS_FROM = {("hjb20", "bpfree-sparse-grid-finetune"): "bpfree-sparse-grid"}
 
 
 def run_one(problem: str, method: str, run_root: Path, extra: list[str],
-            run_name: str | None = None) -> dict:
+            run_name: str | None = None, previous: dict | None = None) -> dict:
     config, target = RUNS[(problem, method)]
     run_dir = run_root / (run_name or f"{problem}-{method}")
     cmd = [sys.executable, "-m", "ttzo.cli", "train", problem, "--config",
            f"sw/ttzo/configs/{config}.toml", "--run-dir", str(run_dir), "--no-progress", *extra]
+    start = STARTS_FROM.get((problem, method))
+    if start is not None:
+        source = (previous or {}).get((problem, start))
+        if source is None:
+            raise SystemExit(f"{problem}:{method} starts from the {problem}:{start} run; "
+                             "run that first")
+        cmd += ["--init-from", str(Path(source["run_dir"]) / "checkpoint.npz")]
     if "--resume" not in extra:
         cmd.append("--overwrite")
     print("$", shlex.join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT)
     result = json.loads((ROOT / run_dir / "result.json").read_text())
+    init = result.get("init_from")  # a fine-tuning run counts the work it started from
     entry = {
         "problem": problem, "method": method, "config": config,
-        "rel_l2": result["test_rel_l2"], "forward_queries": result["forward_queries"],
-        "wall_time_s": result["wall_time_s"], "forward_only": result["forward_only"],
-        "steps": result["steps"], "finished": result["finished"],
+        "rel_l2": result["test_rel_l2"],
+        "forward_queries": result.get("total_forward_queries", result["forward_queries"]),
+        "wall_time_s": round(result["wall_time_s"] + (init["wall_time_s"] if init else 0), 1),
+        "forward_only": result["forward_only"],
+        "steps": result.get("total_steps", result["steps"]), "finished": result["finished"],
+        **({"init_from": init, "finetune_steps": result["steps"],
+            "finetune_queries": result["forward_queries"]} if init else {}),
         "derivatives": result["derivatives"], "params_tt": result["params_tt"],
         "params_dense": result["params_dense"], "run_dir": str(run_dir),
         "command": "ttzo " + " ".join(cmd[cmd.index("train"):]),
@@ -90,15 +108,20 @@ def main() -> int:
     for override in args.set:
         extra += ["--set", override]
     path = RESULTS / "pinn.json"
-    for problem, method in chosen:
-        entry = run_one(problem, method, Path(args.run_root), extra, args.run_name)
-        # re-read before writing: runs of other invocations may have finished meanwhile
+
+    def recorded() -> dict:
+        # re-read each time: runs of other invocations may have finished meanwhile
         previous = json.loads(path.read_text())["entries"] if path.exists() else []
-        entries = {(e["problem"], e["method"]): e for e in previous}
+        return {(e["problem"], e["method"]): e for e in previous}
+
+    for problem, method in chosen:
+        entry = run_one(problem, method, Path(args.run_root), extra, args.run_name, recorded())
+        entries = recorded()
         entries[(problem, method)] = entry
         write_result("pinn", {"command": "python benchmarks/pinn.py [--only PROBLEM:METHOD ...]",
                               "entries": [entries[k] for k in RUNS if k in entries]})
-        print(f"{problem} {method}: relative L2 {entry['rel_l2']:.3e}, "
+        rel = "not evaluated yet" if entry["rel_l2"] is None else f"{entry['rel_l2']:.3e}"
+        print(f"{problem} {method}: relative L2 {rel}, "
               f"{entry['forward_queries']:,} queries, {entry['wall_time_s']:.0f} s", flush=True)
     return 0
 

@@ -256,11 +256,14 @@ def test_shipped_pde_configs_parse_and_hjb20_takes_a_step(tmp_path):
 
     for name in ("hjb20", "hjb20_quick", "hjb20_firstorder", "hjb20_firstorder_stein",
                  "poisson2d", "poisson2d_quick", "poisson2d_firstorder", "heat100",
-                 "heat100_firstorder"):
+                 "heat100_firstorder", "hjb20_zo_exact", "hjb20_finetune"):
         cfg = load_config(builtin_config(name))
         assert cfg.pinn.problem == name.split("_")[0]
         assert cfg.forward_only == ("firstorder" not in name)
     assert load_config(builtin_config("hjb20")).model.params == 1929  # the authors' network
+    # the fine-tuning phase continues the same network
+    assert load_config(builtin_config("hjb20_finetune")).model == \
+        load_config(builtin_config("hjb20")).model
     run = tmp_path / "hjb"
     assert main(["train", "hjb20", "--quick", "--run-dir", str(run), "--no-progress",
                  "--max-steps", "1", "--set", "pinn.test_points=200"]) == 0
