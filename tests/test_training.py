@@ -159,7 +159,7 @@ def test_warm_start_takes_the_parameters_and_chains_the_totals(tmp_path):
     assert again.state.step == first.state.step
     other = make(tmp_path / "second")
     other.warm_start(tmp_path / "second" / "checkpoint.npz")
-    with pytest.raises(CheckpointError, match="differs in: init_from"):
+    with pytest.raises(CheckpointError, match="differs in: init_from.*--init-from"):
         other.run(resume=True)
     wrong = Trainer(teacher_task(), [Phase("cge", CGE(1e-3), Adam(5), make_schedule(0.1), 32)],
                     0.2)

@@ -242,9 +242,11 @@ class Trainer:
         if meta.get("fingerprint_sha256") != self._fingerprint_hash():
             theirs, ours = meta.get("fingerprint", {}), self.fingerprint
             diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+            hint = ("resume a fine-tuning run from the checkpoint it started from (--init-from)"
+                    if "init_from" in diff else "start a new run folder instead")
             raise CheckpointError(
                 f"checkpoint {self.checkpoint_path} was made with a different configuration "
-                f"(differs in: {', '.join(diff) or 'unknown'}); start a new run folder instead"
+                f"(differs in: {', '.join(diff) or 'unknown'}); {hint}"
             )
         self.theta = self._checked_theta(arrays, self.checkpoint_path)
         for i, phase in enumerate(self.phases):
