@@ -318,9 +318,6 @@ class TTLayerEngine(wiring.Component):
         def load_core(k_expr):
             """Latch bounds, carry deltas and start addresses of core ``k_expr``."""
             m.d.sync += [c.eq(0) for c in ctr]
-            if isinstance(k_expr, int):
-                m.d.sync += core_config(sched.cores[k_expr])
-                return
             with m.Switch(k_expr):
                 for k, cs in enumerate(sched.cores):
                     with m.Case(k):
@@ -376,30 +373,32 @@ class TTLayerEngine(wiring.Component):
         i_fire = self.i_stream.valid & self.i_stream.ready
         m.d.sync += p_ok.eq(loading & count_zero & ~i_fire)
         m.d.comb += self.i_stream.ready.eq(loading)
-        with m.If(loading):
-            # The loop nest is loaded throughout the phase (nothing uses it before RUN): the
-            # input handshake enables only the beat counter and the phase.
-            load_core(0)
+        # The loop nest is loaded throughout LOAD (core 0) and throughout each DRAIN before
+        # another core (the next one): nothing uses it then. ``nest_load`` and ``nest_core`` are
+        # registers set with the phase, so that the enable of the nest's hundreds of flip-flops
+        # and the choice of their values leave flip-flops, not a decode of the phase.
+        nest_load = Signal(init=1)
+        nest_core = Signal(range(max(2, n_cores)))
+        with m.If(nest_load):
+            load_core(nest_core)
         drain_between, drain_last = self.drain_between, self.drain_last
         with m.Switch(phase):
             with m.Case(_Phase.LOAD):
                 with m.If(i_fire):
                     with m.If(count_end):
-                        m.d.sync += [phase.eq(_Phase.RUN), loading.eq(0), step.eq(1),
-                                     *set_core(True), *restart_count(0)]
+                        m.d.sync += [phase.eq(_Phase.RUN), loading.eq(0), nest_load.eq(0),
+                                     step.eq(1), *set_core(True), *restart_count(0)]
                     with m.Else():
                         m.d.sync += step_count(count == in_last - 1)
             with m.Case(_Phase.RUN):
                 with m.If(nest_done):
                     m.d.sync += [phase.eq(_Phase.DRAIN), step.eq(0),
+                                 nest_load.eq(~core_is_last), nest_core.eq(core + 1),
                                  *restart_count(Mux(core_is_last, drain_last == 1,
                                                        drain_between == 1))]
             with m.Case(_Phase.DRAIN):
-                # the next core's loop nest, loaded throughout the drain (the nest is still)
-                with m.If(~core_is_last):
-                    load_core(core + 1)
                 with m.If(count_end):
-                    m.d.sync += restart_count(0)
+                    m.d.sync += [*restart_count(0), nest_load.eq(0)]
                     with m.If(core_is_last):
                         m.d.sync += phase.eq(_Phase.OUT)
                     with m.Else():
@@ -636,7 +635,8 @@ class TTLayerEngine(wiring.Component):
         ]
         wiring.connect(m, streamer.o_stream, wiring.flipped(self.o_stream))
         with m.If((phase == _Phase.OUT) & streamer.done):
-            m.d.sync += [phase.eq(_Phase.LOAD), loading.eq(1), *restart_count(in_last == 0)]
+            m.d.sync += [phase.eq(_Phase.LOAD), loading.eq(1), nest_load.eq(1), nest_core.eq(0),
+                         *restart_count(in_last == 0)]
         return m
 
 
