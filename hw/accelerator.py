@@ -272,6 +272,11 @@ class Accelerator(wiring.Component):
         out_reg = Signal(8 * out_beat_bytes)
         out_pos = Signal(range(out_beat_bytes + 1))
         out_full = Signal()
+        # ``take_result`` is "in EVAL with out_reg empty", kept as a flip-flop: it is the ready
+        # of the engine's output buffer, whose 16-lane payload register it enables, so it should
+        # not wait for a decode of the executor's state.
+        take_result = Signal()
+        m.d.comb += results.ready.eq(take_result)
         out_words = []  # each lane's output, sign-extended to whole bytes
         for lane in range(lanes):
             word = Signal(signed(8 * out_bytes), name=f"out_word{lane}")
@@ -491,7 +496,7 @@ class Accelerator(wiring.Component):
                             m.next = "READ_ADDR"
                         with m.Else():
                             m.d.sync += [feed_start.eq(1), out_last.eq(eval_last), out_beats.eq(0),
-                                         out_full.eq(0), out_pos.eq(0)]
+                                         out_full.eq(0), take_result.eq(1), out_pos.eq(0)]
                             m.next = "EVAL"
 
             with m.State("INFO"):
@@ -524,10 +529,10 @@ class Accelerator(wiring.Component):
 
             # EVAL: the feeder streams groups into the engine; outputs leave byte by byte.
             with m.State("EVAL"):
-                m.d.comb += results.ready.eq(~out_full)
-                with m.If(results.valid & ~out_full):
+                with m.If(results.valid & take_result):
                     flat = Cat(*out_words)
-                    m.d.sync += [out_reg.eq(flat), out_full.eq(1), out_pos.eq(0)]
+                    m.d.sync += [out_reg.eq(flat), out_full.eq(1), take_result.eq(0),
+                                 out_pos.eq(0)]
                 last_byte = (out_pos == out_beat_bytes - 1) & (out_beats == out_last)
                 m.d.comb += [tx.valid.eq(out_full), tx.payload.data.eq(out_reg.word_select(
                                  out_pos, 8)), tx.payload.last.eq(last_byte)]
@@ -537,6 +542,8 @@ class Accelerator(wiring.Component):
                         m.d.sync += [out_full.eq(0), out_beats.eq(out_beats + 1)]
                         with m.If(out_beats == out_last):
                             m.next = "FINISH"
+                        with m.Else():
+                            m.d.sync += take_result.eq(1)
 
             with m.State("FINISH"):
                 m.d.comb += [recv.frame.ready.eq(1), rx_flush.eq(1)]
