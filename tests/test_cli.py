@@ -49,6 +49,8 @@ def test_init_from_fine_tunes_another_runs_parameters(tmp_path, mnist_dir, capsy
     assert tune["steps"] == 3 and tune["init_from"]["checkpoint"] == str(checkpoint)
     assert tune["total_steps"] == 7
     assert tune["total_forward_queries"] == base["forward_queries"] + tune["forward_queries"]
+    assert tune["total_wall_time_s"] == pytest.approx(
+        base["wall_time_s"] + tune["wall_time_s"], abs=0.2)
     assert main(tiny_args(tmp_path / "bad", mnist_dir, "--init-from", str(tmp_path / "no.npz"))) \
         == 2
     assert "no checkpoint at" in capsys.readouterr().err

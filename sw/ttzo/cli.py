@@ -107,7 +107,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         "forward_queries": trainer.state.queries,
         **({"init_from": {"checkpoint": str(args.init_from), **init_from},
             "total_forward_queries": init_from["queries"] + trainer.state.queries,
-            "total_steps": init_from["steps"] + trainer.state.step}
+            "total_steps": init_from["steps"] + trainer.state.step,
+            "total_wall_time_s": round(init_from["wall_time_s"] + trainer.state.elapsed_s, 1)}
            if init_from else {}),
         "steps": trainer.state.step,
         "epochs": round(trainer.progress_epochs(), 4),
