@@ -37,6 +37,8 @@ from amaranth.lib.wiring import In, Out
 from ttzo.accel.estimate import DEVICES, bank_rows, bank_slices
 from ttzo.accel.schedule import BANK_GROUP, BANK_MEMORY, READ_LATENCY
 
+from .mux import select
+
 __all__ = ["BankedMemory", "RowStreamer", "READ_LATENCY", "BANK_MEMORY"]
 
 
@@ -192,23 +194,17 @@ class BankedMemory(wiring.Component):
             m.d.sync += [sels[0].eq(high if self.banks > 1 else 0), bank_sel.eq(sels[-1]),
                          group_sel.eq(bank_sel // self.GROUP)]
             m.d.sync += [later.eq(earlier) for earlier, later in zip(sels, sels[1:])]
+        # Both levels are multiplexer trees on the select bits (hw.mux.select; GROUP is a power
+        # of two, so the first level's bits are bank_sel % GROUP), not case decodes, which
+        # synthesis shares among all the row's bits (one LUT then drives hundreds of them).
         grouped = []
         for g in range(self.groups):
             members = held[g * self.GROUP:(g + 1) * self.GROUP]
             reg = Signal(self.shape, name=f"group{g}_q", reset_less=True)
             with m.If(self.rd_en):
-                with m.Switch(bank_sel % self.GROUP if len(members) > 1 else 0):
-                    for i, bank_q in enumerate(members):
-                        with m.Case(i):
-                            m.d.sync += reg.eq(bank_q)
+                m.d.sync += reg.eq(select(bank_sel, members))
             grouped.append(reg)
-        if self.groups == 1:
-            m.d.comb += self.rd_data.eq(grouped[0])
-        else:
-            with m.Switch(group_sel):
-                for g, reg in enumerate(grouped):
-                    with m.Case(g):
-                        m.d.comb += self.rd_data.eq(reg)
+        m.d.comb += self.rd_data.eq(select(group_sel, grouped))
         return m
 
 

@@ -12,6 +12,7 @@ from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .mux import select
 from .rng import PerturbationRNG
 
 __all__ = ["UpdateUnit", "registered_lookup", "update_config_layout", "update_item_layout"]
@@ -65,18 +66,12 @@ def registered_lookup(m: Module, table, index: Value, name: str) -> Signal:
     groups = []
     for g in range(0, size, LOOKUP_GROUP):
         reg = Signal.like(table[0], name=f"{name}_group{g // LOOKUP_GROUP}", reset_less=True)
-        with m.Switch(low):
-            for i in range(min(LOOKUP_GROUP, size - g)):
-                with m.Case(i):
-                    m.d.sync += reg.eq(table[g + i])
+        m.d.sync += reg.eq(select(low, [table[i] for i in range(g, min(g + LOOKUP_GROUP, size))]))
         groups.append(reg)
     high_q = Signal.like(high, name=f"{name}_high", reset_less=True)
     m.d.sync += high_q.eq(high)
     out = Signal.like(table[0], name=name, reset_less=True)
-    with m.Switch(high_q):
-        for g, reg in enumerate(groups):
-            with m.Case(g):
-                m.d.sync += out.eq(reg)
+    m.d.sync += out.eq(select(high_q, groups))
     return out
 
 
