@@ -6,6 +6,7 @@ the iCEBreaker build.
     python benchmarks/builds.py space --points 8x4 16x4 24x4 8x6 24x6 --jobs 2
     python benchmarks/builds.py icebreaker       # the iCEBreaker's default build
     python benchmarks/builds.py mnist --seed 1 2 3 --jobs 2   # best of three placements
+    python benchmarks/builds.py mnist --seed 1 2 --endpoints  # and list the failing endpoints
 
 ``mnist`` writes ``benchmarks/results/build_ulx3s_mnist.json``, ``space``
 ``build_ulx3s_design_space.json``, ``icebreaker`` ``build_icebreaker.json``. Every point is a
@@ -44,7 +45,7 @@ def paper_model(rank: int) -> ModelSpec:
 
 
 def build_point(lanes: int, rank: int | None, out_root: str, seed: int | list[int],
-                board_name: str = BOARD, jobs: int = 1) -> dict:
+                board_name: str = BOARD, jobs: int = 1, endpoints: bool = False) -> dict:
     board = get_board(board_name)
     c = board.constraints
     spec = (paper_model(rank) if rank is not None
@@ -55,6 +56,7 @@ def build_point(lanes: int, rank: int | None, out_root: str, seed: int | list[in
     out = Path(out_root) / f"l{lanes}-r{rank}"
     try:
         result = build(board, config, out, c["clock_mhz"], c["baud"], seed=seed, jobs=jobs,
+                       endpoints=endpoints,
                        log=lambda msg: print(f"[l{lanes} r{rank}] {msg}", flush=True))
     except BuildError as err:
         return {"lanes": lanes, "rank": rank, "error": str(err)}
@@ -67,7 +69,9 @@ def build_point(lanes: int, rank: int | None, out_root: str, seed: int | list[in
             "clock_requested_mhz",
             "cycles_per_group", "estimate", "steps", "tools", "seed", "seed_sweep",
             "input_groups")
-    return {"lanes": lanes, "rank": rank, "model": spec.name, **{k: r[k] for k in keys}}
+    checked = ("failing_endpoints", "worst_slack_ns", "failing_sources")  # with endpoints only
+    return {"lanes": lanes, "rank": rank, "model": spec.name, **{k: r[k] for k in keys},
+            **{k: r[k] for k in checked if k in r}}
 
 
 def main() -> int:
@@ -80,6 +84,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, nargs="+", default=[1],
                         help="place-and-route seeds; each point keeps its best")
     parser.add_argument("--out", help="build folders (default: a temporary folder)")
+    parser.add_argument("--endpoints", action="store_true",
+                        help="mnist: also check every endpoint against the clock (ttzo build "
+                             "--endpoints) and record the failing ones by source line")
     args = parser.parse_args()
     out_root = args.out or tempfile.mkdtemp(prefix="ttzo-builds-")
     command = "python benchmarks/builds.py " + " ".join(sys.argv[1:])
@@ -94,7 +101,7 @@ def main() -> int:
         print(f"wrote {path}: Fmax {point['fmax_mhz']} MHz, {point['build_time_s']} s")
         return 0
     if args.what == "mnist":
-        point = build_point(16, 6, out_root, args.seed, jobs=args.jobs)
+        point = build_point(16, 6, out_root, args.seed, jobs=args.jobs, endpoints=args.endpoints)
         if "error" in point:
             print(point["error"], file=sys.stderr)
             return 1
