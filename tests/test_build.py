@@ -10,7 +10,7 @@ import pytest
 
 from ttzo.accel.schedule import BANK_MEMORY
 from ttzo.build import flow
-from ttzo.build.boards import get_board
+from ttzo.build.boards import BOARDS, OPTIONAL_KEYS, check_constraints, get_board
 from ttzo.build.flow import BuildError, _pnr_sweep, _run_step, build, parse_steps
 from ttzo.cli import main
 from ttzo.device.config import DeviceConfig
@@ -68,6 +68,26 @@ def test_board_top_elaborates_with_and_without_pll(board_name, clock_hz, pll, re
     assert ("DCCA" in rtl) == (board.family == "ecp5")
     assert top.clock.achieved == pytest.approx(clock_hz, rel=0.01)
     assert not [w for w in recwarn if "domain" in str(w.message).lower()]
+
+
+@pytest.mark.parametrize("name", BOARDS)
+def test_shipped_constraints_are_complete(name):
+    board = get_board(name)
+    assert board.family in ("ecp5", "ice40") and board["clock_mhz"] > 0
+    assert set(OPTIONAL_KEYS) <= set(board.constraints)
+
+
+def test_bad_constraints_are_named():
+    good = dict(get_board("ulx3s-85f").constraints)
+    for key in OPTIONAL_KEYS:
+        del good[key]
+    assert check_constraints(good, "x.toml")["max_data"] == OPTIONAL_KEYS["max_data"]
+    with pytest.raises(ValueError, match="x.toml: missing baud"):
+        check_constraints({k: v for k, v in good.items() if k != "baud"}, "x.toml")
+    with pytest.raises(ValueError, match="x.toml: unknown key 'clock_mhx'"):
+        check_constraints({**good, "clock_mhx": 90}, "x.toml")
+    with pytest.raises(ValueError, match="family must be one of .*, not 'gowin'"):
+        check_constraints({**good, "family": "gowin"}, "x.toml")
 
 
 def test_build_script_steps_are_synth_pnr_pack():

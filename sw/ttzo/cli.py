@@ -190,9 +190,9 @@ def _device_config(args: argparse.Namespace, board):
     spec = _load_model(args.model or board["model"])
     return DeviceConfig(spec, lanes=args.lanes or board["lanes"],
                         input_groups=args.input_groups or board["input_groups"],
-                        max_directions=board.constraints.get("max_directions", 16),
-                        max_data=board.constraints.get("max_data", 1024),
-                        rng_stage_ops=board.constraints.get("rng_stage_ops", 1))
+                        max_directions=board["max_directions"],
+                        max_data=board["max_data"],
+                        rng_stage_ops=board["rng_stage_ops"])
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..accel.estimate import DEVICES
 
-__all__ = ["Board", "BOARDS", "get_board", "constraints_dir"]
+__all__ = ["Board", "BOARDS", "get_board", "check_constraints", "constraints_dir"]
 
 
 def constraints_dir() -> Path:
@@ -50,6 +50,31 @@ class Board:
         return self.constraints[key]
 
 
+#: Keys every constraints file sets.
+REQUIRED_KEYS = ("family", "clock_mhz", "baud", "model", "lanes", "input_groups",
+                 "programmer_board")
+#: Keys a constraints file may leave out, with their values then.
+OPTIONAL_KEYS = {"max_directions": 16, "max_data": 1024, "rng_stage_ops": 1, "synth_opts": "",
+                 "nextpnr_opts": ""}
+FAMILIES = ("ecp5", "ice40")
+
+
+def check_constraints(constraints: dict[str, Any], where: str) -> dict[str, Any]:
+    """``constraints`` with the optional keys filled in; a missing, unknown (e.g. misspelt) key
+    or an unknown family raises a ``ValueError`` naming it and ``where``."""
+    missing = [k for k in REQUIRED_KEYS if k not in constraints]
+    if missing:
+        raise ValueError(f"{where}: missing {', '.join(missing)}")
+    unknown = sorted(set(constraints) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS))
+    if unknown:
+        raise ValueError(f"{where}: unknown key {', '.join(map(repr, unknown))}; known: "
+                         f"{', '.join(REQUIRED_KEYS + tuple(OPTIONAL_KEYS))}")
+    if constraints["family"] not in FAMILIES:
+        raise ValueError(f"{where}: family must be one of {FAMILIES}, not "
+                         f"{constraints['family']!r}")
+    return {**OPTIONAL_KEYS, **constraints}
+
+
 _PLATFORMS = {
     "ulx3s-85f": "amaranth_boards.ulx3s:ULX3S_85F_Platform",
     "icebreaker": "amaranth_boards.icebreaker:ICEBreakerPlatform",
@@ -64,7 +89,7 @@ def get_board(name: str) -> Board:
         constraints = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ValueError(f"board {name!r}: cannot read {path}: {exc}") from None
-    return Board(name, _PLATFORMS[name], constraints)
+    return Board(name, _PLATFORMS[name], check_constraints(constraints, str(path)))
 
 
 BOARDS = tuple(_PLATFORMS)

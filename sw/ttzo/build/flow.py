@@ -345,12 +345,12 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
     try:
         plan = plat.prepare(
             top, name="ttzo",
-            synth_opts=board.constraints.get("synth_opts", ""),
+            synth_opts=board["synth_opts"],
             script_after_read=YOSYS_AFTER_READ,
             nextpnr_opts=(f"--report report.json --seed {seeds[0]} "
                           + ("--timing-allow-fail " if allow_timing_fail else "")
                           + ("--sdf ttzo.sdf " if endpoints else "")
-                          + board.constraints.get("nextpnr_opts", "")),
+                          + board["nextpnr_opts"]),
         )
     except Exception as exc:  # noqa: BLE001 - any elaboration error is this step's failure
         raise BuildError("elaborate", None, f"{type(exc).__name__}: {exc}") from exc
