@@ -38,8 +38,8 @@ from ttzo.device.protocol import (
 
 from .bram import READ_LATENCY, BankedMemory, RowStreamer
 from .engine import TTMLPEngine, lanes_layout
-from .link import FrameReceiver, FrameSender, tx_byte_layout
-from .stream import StreamRegister, add_skid_buffer
+from .link import FrameReceiver, FrameSender
+from .stream import add_skid_buffer
 from .update import UpdateUnit
 
 __all__ = ["Accelerator", "header_layout"]
@@ -120,11 +120,10 @@ class Accelerator(wiring.Component):
         # sender, and the sender's escape and state logic should not share a cycle with that
         # route (in either direction).
         add_skid_buffer(m, "line_skid", source=send.o_stream, sink=wiring.flipped(self.o_stream))
-        # The executor's reply bytes come from many states; a register stage keeps that
-        # multiplexer and the sender's escaping in separate cycles.
-        m.submodules.tx_reg = tx_reg = StreamRegister(tx_byte_layout)
-        wiring.connect(m, tx_reg.o_stream, send.i_stream)
-        tx = tx_reg.i_stream
+        # The executor's reply bytes come from many states; a skid buffer keeps that
+        # multiplexer and the sender's escaping in separate cycles, and its ready is a
+        # flip-flop (in EVAL it enables the shift of the whole output beat register).
+        tx = add_skid_buffer(m, "tx_skid", sink=send.i_stream).i_stream
 
         # theta is banked like the engine's memories (block outputs registered before any
         # multiplexer): it is read at the index register, continuously, and a state that uses
@@ -294,15 +293,19 @@ class Accelerator(wiring.Component):
             # loads by the build's fanout pass) by the tables. The update unit reads them only
             # when the first parameter reaches it, at least four cycles after the last table
             # byte (UPDATE_READ, the parameter read, UPDATE_FEED, the skid buffer).
+            # Only the two write flags depend on the state and the handshake: the entry and the
+            # word are always the byte counter and the last four bytes (a coefficient is the
+            # word's upper half), so their 48 bits are one LUT from registers.
             tbl = Signal(data.StructLayout({"seed": 1, "coef": 1, "index": entry_bits,
                                        "word": 32}))
+            m.d.comb += [tbl.index.eq(count[:entry_bits]), tbl.word.eq(Cat(gathered(3), rx_byte))]
             tbl_q = Signal.like(tbl)
             tbl_qq = Signal.like(tbl)
             m.d.sync += [tbl_q.eq(tbl), tbl_qq.eq(tbl_q)]
             with m.If(tbl_qq.seed):
                 m.d.sync += cfg.seeds[tbl_qq.index].eq(tbl_qq.word)
             with m.If(tbl_qq.coef):
-                m.d.sync += cfg.coefs[tbl_qq.index].eq(tbl_qq.word[:16])
+                m.d.sync += cfg.coefs[tbl_qq.index].eq(tbl_qq.word[16:])
             is_bias = Const(0, 1)
             for lo, hi in cfg_dev.bias_ranges():
                 is_bias = is_bias | ((to_update.payload.index >= lo)
@@ -440,8 +443,7 @@ class Accelerator(wiring.Component):
                         with m.If(rx_fire):
                             count_byte()
                             with m.If(got == 3):
-                                m.d.comb += [tbl.seed.eq(1), tbl.index.eq(count[:entry_bits]),
-                                             tbl.word.eq(Cat(gathered(3), rx_byte))]
+                                m.d.comb += tbl.seed.eq(1)
                                 m.d.sync += [*count_step(), got.eq(0)]
                 with m.State("UPDATE_COEFS"):
                     with m.If(count_done):
@@ -452,8 +454,7 @@ class Accelerator(wiring.Component):
                         with m.If(rx_fire):
                             count_byte()
                             with m.If(got == 1):
-                                m.d.comb += [tbl.coef.eq(1), tbl.index.eq(count[:entry_bits]),
-                                             tbl.word.eq(Cat(gathered(1), rx_byte))]
+                                m.d.comb += tbl.coef.eq(1)
                                 m.d.sync += [*count_step(), got.eq(0)]
                 with m.State("UPDATE_READ"):
                     with m.If(index == n_params):
@@ -533,11 +534,13 @@ class Accelerator(wiring.Component):
                     flat = Cat(*out_words)
                     m.d.sync += [out_reg.eq(flat), out_full.eq(1), take_result.eq(0),
                                  out_pos.eq(0)]
+                # The beat leaves from the register's low byte, shifted down a byte at a time
+                # (a byte select by out_pos was a 32-way multiplexer on the reply path).
                 last_byte = (out_pos == out_beat_bytes - 1) & (out_beats == out_last)
-                m.d.comb += [tx.valid.eq(out_full), tx.payload.data.eq(out_reg.word_select(
-                                 out_pos, 8)), tx.payload.last.eq(last_byte)]
+                m.d.comb += [tx.valid.eq(out_full), tx.payload.data.eq(out_reg[:8]),
+                             tx.payload.last.eq(last_byte)]
                 with m.If(tx.valid & tx.ready):
-                    m.d.sync += out_pos.eq(out_pos + 1)
+                    m.d.sync += [out_pos.eq(out_pos + 1), out_reg.eq(out_reg >> 8)]
                     with m.If(out_pos == out_beat_bytes - 1):
                         m.d.sync += [out_full.eq(0), out_beats.eq(out_beats + 1)]
                         with m.If(out_beats == out_last):

@@ -276,13 +276,18 @@ class RowStreamer(wiring.Component):
         m.d.comb += [fifo.w_en.eq(in_flight[-1]), fifo.w_data.eq(Value.cast(self.rd_data)),
                      self.o_stream.valid.eq(fifo.r_rdy),
                      self.o_stream.payload.eq(fifo.r_data), fifo.r_en.eq(self.o_stream.ready)]
-        last = pop & (delivered == total - 1)
+        # Whether the next row taken out is the last is a register kept beside ``delivered``:
+        # ``done`` then is the pop and one flip-flop, not a comparison behind the consumer's
+        # handshake (the engine restarts its counters on it).
+        delivering_last = Signal()
+        last = pop & delivering_last
         m.d.comb += self.done.eq(last)
         with m.If(pop):
-            m.d.sync += delivered.eq(delivered + 1)
+            m.d.sync += [delivered.eq(delivered + 1),
+                         delivering_last.eq(delivered + 2 == total)]
         with m.If(last):
             m.d.sync += active.eq(0)
         with m.If(self.start & ~active & (self.count != 0)):
             m.d.sync += [active.eq(1), total.eq(self.count), issued.eq(0), delivered.eq(0),
-                         more.eq(1)]
+                         more.eq(1), delivering_last.eq(self.count == 1)]
         return m
