@@ -9,16 +9,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ttzo.provenance import machine, utc_now
+from ttzo.provenance import machine, source_revision, utc_now
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
 def write_result(name: str, data: dict[str, Any]) -> Path:
-    """Write ``benchmarks/results/<name>.json`` with date and machine added."""
+    """Write ``benchmarks/results/<name>.json`` with date, machine and source commit added."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    data = {**data, "date": data.get("date", utc_now()), "machine": data.get("machine", machine())}
+    data = {**data, "date": data.get("date", utc_now()), "machine": data.get("machine", machine()),
+            "commit": data.get("commit", source_revision())}
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(data, indent=2) + "\n")
     return path

@@ -198,20 +198,16 @@ def build_section() -> list[str]:
             f"Command: `{r['command']}` ({r['date']}; {_machine(r)}); "
             f"{'timing met' if met else 'timing NOT met'}.", "",
         ]
-    e = _load("build_ulx3s_mnist_endpoints")
-    if e is not None:
+    if r is not None and r.get("failing_sources") is not None:
         lines += [
-            f"Where the {e['clock_requested_mhz']:g} MHz clock is missed: every endpoint's setup "
-            f"slack from the routed design (`--endpoints`; the build of commit {e['commit']} with "
-            f"seed {e['seed']}, {e['fmax_mhz']:.1f} MHz); {e['failing_endpoints']:,} endpoints "
-            f"fail, worst slack {e['worst_slack_ns']} ns. By the source line of the endpoint's "
-            f"flip-flop (lines of that commit):", "",
+            f"Where the {r['clock_requested_mhz']:g} MHz clock is missed: every endpoint's setup "
+            f"slack from the routed design of that build (`--endpoints`, seed {r['seed']}): "
+            f"{r['failing_endpoints']:,} endpoints fail, worst slack {r['worst_slack_ns']} ns. "
+            f"By the source line of the endpoint's flip-flop (lines of commit "
+            f"{r.get('commit', 'of that date')}):", "",
             "| source | failing endpoints | worst slack ns |", "| --- | ---: | ---: |",
             *[f"| `{g['source']}` | {g['count']:,} | {g['worst_ns']} |"
-              for g in e["failing_sources"]], "",
-            f"Command: `{e['command']}` ({e['date']}; {_machine(e)}; build "
-            f"{e['build_time_s'] / 60:.1f} min while "
-            f"{e.get('shared_with', 'the test suite')} shared the machine).", ""]
+              for g in r["failing_sources"]], ""]
     sd = _load("build_ulx3s_mnist_seeds")
     if sd is not None:
         by_commit: dict[str, list[float]] = {}

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["machine", "utc_now"]
+__all__ = ["machine", "source_revision", "utc_now"]
 
 
 def machine() -> dict[str, Any]:
@@ -32,6 +32,22 @@ def machine() -> dict[str, Any]:
         "numpy": np.__version__,
         "os": platform.platform(),
     }
+
+
+def source_revision() -> str | None:
+    """The git commit of the ttzo sources (short hash, ``-dirty`` with uncommitted changes to
+    tracked files), or ``None`` outside a git checkout."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10)
+        if head.returncode:
+            return None
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty else "")
 
 
 def utc_now() -> str:
