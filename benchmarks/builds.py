@@ -7,12 +7,13 @@ the iCEBreaker build.
     python benchmarks/builds.py icebreaker       # the iCEBreaker's default build
     python benchmarks/builds.py mnist --seed 1 2 3 --jobs 2   # best of three placements
     python benchmarks/builds.py mnist --seed 1 2 --endpoints  # and list the failing endpoints
+    python benchmarks/builds.py mnist --placer static  # the fast build (lower Fmax)
 
-``mnist`` writes ``benchmarks/results/build_ulx3s_mnist.json``, ``space``
-``build_ulx3s_design_space.json``, ``icebreaker`` ``build_icebreaker.json``. Every point is a
-full ``ttzo build`` (synthesis, place and route, packing) with the board's defaults except lanes
-and rank; forward queries per second come from the cycle model at min(achieved Fmax, requested
-clock), batch = lanes x input groups.
+``mnist`` writes ``benchmarks/results/build_ulx3s_mnist.json`` (``build_ulx3s_mnist_static.json``
+with the static placer), ``space`` ``build_ulx3s_design_space.json``, ``icebreaker``
+``build_icebreaker.json``. Every point is a full ``ttzo build`` (synthesis, place and route,
+packing) with the board's defaults except lanes and rank; forward queries per second come from
+the cycle model at min(achieved Fmax, requested clock), batch = lanes x input groups.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from ttzo.build.boards import get_board
-from ttzo.build.flow import BuildError, build
+from ttzo.build.flow import PLACERS, BuildError, build
 from ttzo.device.config import DeviceConfig
 from ttzo.model import ModelSpec
 from ttzo.train.config import load_model_file
@@ -45,7 +46,8 @@ def paper_model(rank: int) -> ModelSpec:
 
 
 def build_point(lanes: int, rank: int | None, out_root: str, seed: int | list[int],
-                board_name: str = BOARD, jobs: int = 1, endpoints: bool = False) -> dict:
+                board_name: str = BOARD, jobs: int = 1, endpoints: bool = False,
+                placer: str = "heap") -> dict:
     board = get_board(board_name)
     c = board.constraints
     spec = (paper_model(rank) if rank is not None
@@ -56,7 +58,7 @@ def build_point(lanes: int, rank: int | None, out_root: str, seed: int | list[in
     out = Path(out_root) / f"l{lanes}-r{rank}"
     try:
         result = build(board, config, out, c["clock_mhz"], c["baud"], seed=seed, jobs=jobs,
-                       endpoints=endpoints,
+                       endpoints=endpoints, placer=placer,
                        log=lambda msg: print(f"[l{lanes} r{rank}] {msg}", flush=True))
     except BuildError as err:
         return {"lanes": lanes, "rank": rank, "error": str(err)}
@@ -68,7 +70,7 @@ def build_point(lanes: int, rank: int | None, out_root: str, seed: int | list[in
             "samples_per_s", "query_batch", "build_time_s", "bitstream_bytes", "params",
             "clock_requested_mhz",
             "cycles_per_group", "estimate", "steps", "tools", "seed", "seed_sweep",
-            "input_groups")
+            "input_groups", "placer")
     checked = ("failing_endpoints", "worst_slack_ns", "failing_sources")  # with endpoints only
     return {"lanes": lanes, "rank": rank, "model": spec.name, **{k: r[k] for k in keys},
             **{k: r[k] for k in checked if k in r}}
@@ -84,6 +86,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, nargs="+", default=[1],
                         help="place-and-route seeds; each point keeps its best")
     parser.add_argument("--out", help="build folders (default: a temporary folder)")
+    parser.add_argument("--placer", choices=PLACERS, default=PLACERS[0],
+                        help="mnist: nextpnr placer (static: the fast build, lower Fmax)")
     parser.add_argument("--endpoints", action="store_true",
                         help="mnist: also check every endpoint against the clock (ttzo build "
                              "--endpoints) and record the failing ones by source line")
@@ -101,11 +105,13 @@ def main() -> int:
         print(f"wrote {path}: Fmax {point['fmax_mhz']} MHz, {point['build_time_s']} s")
         return 0
     if args.what == "mnist":
-        point = build_point(16, 6, out_root, args.seed, jobs=args.jobs, endpoints=args.endpoints)
+        point = build_point(16, 6, out_root, args.seed, jobs=args.jobs, endpoints=args.endpoints,
+                            placer=args.placer)
         if "error" in point:
             print(point["error"], file=sys.stderr)
             return 1
-        path = write_result("build_ulx3s_mnist", {"board": BOARD, "model": "mnist-paper",
+        name = "build_ulx3s_mnist" + ("" if args.placer == PLACERS[0] else f"_{args.placer}")
+        path = write_result(name, {"board": BOARD, "model": "mnist-paper",
                                                   "command": command, **point})
         print(f"wrote {path}: Fmax {point['fmax_mhz']} MHz, {point['build_time_s']} s")
         return 0

@@ -208,6 +208,19 @@ def build_section() -> list[str]:
             "| source | failing endpoints | worst slack ns |", "| --- | ---: | ---: |",
             *[f"| `{g['source']}` | {g['count']:,} | {g['worst_ns']} |"
               for g in r["failing_sources"]], ""]
+    f = _load("build_ulx3s_mnist_static")
+    if f is not None:
+        lines += [
+            "The fast build: the same accelerator placed by nextpnr's static (electrostatic) "
+            "placer instead of HeAP and its annealing refinement, for quick iterations:", "",
+            "| placer | Fmax MHz | build time (all steps) | target |", "| --- | --- | --- | --- |",
+            f"| static | {f['fmax_mhz']:.1f} | {f['build_time_s'] / 60:.1f} min | <= 15 min "
+            f"({_verdict(f['build_time_s'], 900, lower_is_better=True)}) |",
+            *([f"| heap (above) | {r['fmax_mhz']:.1f} | {r['build_time_s'] / 60:.1f} min | |"]
+              if r is not None else []), "",
+            "Steps: " + ", ".join(f"{s['step']} {s['seconds']:.0f} s" for s in f["steps"]) + ".",
+            "", f"Command: `{f['command']}` ({f['date']}; {_machine(f)}; commit "
+            f"{f.get('commit', 'not recorded')}).", ""]
     sd = _load("build_ulx3s_mnist_seeds")
     if sd is not None:
         by_commit: dict[str, list[float]] = {}

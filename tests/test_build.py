@@ -167,16 +167,43 @@ def test_seed_sweep_names_the_failing_seed(fake_nextpnr):
         _pnr_sweep(PNR_ARGV, [1, 4], fake_nextpnr, 2, lambda _: None)
 
 
-@pytest.mark.parametrize("seed,jobs,message", [([], 1, "must be integers"),
-                                               ([1, 1], 1, "seeds repeat: \\[1, 1\\]"),
-                                               ([1, 2], 0, "jobs must be a positive integer, "
-                                                           "not 0")])
-def test_bad_seeds_and_jobs_are_named(tmp_path, seed, jobs, message):
+@pytest.mark.parametrize("seed,jobs,placer,message", [
+    ([], 1, "heap", "must be integers"),
+    ([1, 1], 1, "heap", "seeds repeat: \\[1, 1\\]"),
+    ([1, 2], 0, "heap", "jobs must be a positive integer, not 0"),
+    (1, 1, "sa", "placer must be one of \\('heap', 'static'\\), not 'sa'")])
+def test_bad_seeds_jobs_and_placer_are_named(tmp_path, seed, jobs, placer, message):
     board = get_board("ulx3s-85f")
     config = DeviceConfig(model("ecp5-small"), lanes=2, input_groups=1, max_data=256)
     with pytest.raises(ValueError, match=message):
-        build(board, config, tmp_path / "b", 50.0, 1_000_000, seed=seed, jobs=jobs)
+        build(board, config, tmp_path / "b", 50.0, 1_000_000, seed=seed, jobs=jobs,
+              placer=placer)
     assert not (tmp_path / "b").exists()
+
+
+class _StopAtSteps(Exception):
+    pass
+
+
+@pytest.mark.parametrize("placer", ["heap", "static"])
+def test_placer_reaches_nextpnr(tmp_path, monkeypatch, placer):
+    """The build's place-and-route command names the placer (heap: nextpnr's default, so no
+    option); the build is stopped once the tool steps are known."""
+    seen = {}
+
+    def capture(script):
+        seen.update(parse_steps(script))
+        raise _StopAtSteps
+
+    monkeypatch.setattr(flow, "parse_steps", capture)
+    config = DeviceConfig(model("ecp5-small"), lanes=2, input_groups=1, max_data=256)
+    with pytest.raises(_StopAtSteps):
+        build(get_board("ulx3s-85f"), config, tmp_path, 50.0, 1_000_000, placer=placer,
+              log=lambda _: None)
+    argv = seen["pnr"]
+    assert ("--placer" in argv) == (placer != "heap")
+    if placer != "heap":
+        assert argv[argv.index("--placer") + 1] == placer
 
 
 def test_cli_names_repeated_seeds(tmp_path, capsys):
@@ -222,6 +249,7 @@ def test_real_ecp5_build_writes_bitstream_and_report(tmp_path):
     assert report["luts_available"] == 83640 and report["bram_available"] == 208
     assert 0 < report["luts_used"] < 83640 and report["dsp_used"] >= 2 * 2
     assert report["fmax_mhz"] > 0 and report["clock_pll_mhz"] == 50.0
+    assert report["placer"] == "heap"
     assert [(r["seed"], r["fmax_mhz"]) for r in report["seed_sweep"]] == [
         (1, report["fmax_mhz"])]
     assert [s["step"] for s in report["steps"]] == ["estimate", "elaborate", "synth", "outreg",

@@ -231,7 +231,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     out = Path(args.out or f"builds/{board.name}-{config.spec.name}-{config.lanes}l")
     try:
         result = build(board, config, out, clock, args.baud or board["baud"], seed=args.seed,
-                       endpoints=args.endpoints, jobs=args.jobs)
+                       endpoints=args.endpoints, jobs=args.jobs, placer=args.placer)
     except BuildError as err:
         print(f"ttzo: error: {err}", file=sys.stderr)
         return 3 if err.step == "estimate" else 1
@@ -342,6 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     bld.add_argument("--report-json", help="also write the build report here")
     bld.add_argument("--require-timing", action="store_true",
                      help="exit with code 4 when the requested clock is not met")
+    bld.add_argument("--placer", default="heap",
+                     help="nextpnr placer: heap (default, highest Fmax) or static (places "
+                          "several times faster, lower Fmax; for quick iterations)")
     bld.add_argument("--endpoints", action="store_true",
                      help="check every endpoint against the clock (endpoints.txt; the report "
                           "groups the failing ones by design hierarchy and source line)")
