@@ -13,13 +13,16 @@ from ttzo.provenance import machine, source_revision, utc_now
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
+#: The sources a benchmark ran, taken when it starts (a long run may outlive several commits).
+REVISION = source_revision()
 
 
 def write_result(name: str, data: dict[str, Any]) -> Path:
-    """Write ``benchmarks/results/<name>.json`` with date, machine and source commit added."""
+    """Write ``benchmarks/results/<name>.json`` with date, machine and source commit (at the
+    benchmark's start) added."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     data = {**data, "date": data.get("date", utc_now()), "machine": data.get("machine", machine()),
-            "commit": data.get("commit", source_revision())}
+            "commit": data.get("commit", REVISION)}
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(data, indent=2) + "\n")
     return path
