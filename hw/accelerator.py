@@ -281,6 +281,16 @@ class Accelerator(wiring.Component):
             word = Signal(signed(8 * out_bytes), name=f"out_word{lane}")
             m.d.comb += word.eq(results.payload[lane])
             out_words.append(word)
+        # The output beat register, outside the state machine: it loads when the engine's
+        # result is taken and shifts down a byte as each leaves from its low byte (a byte
+        # select by out_pos was a 32-way multiplexer on the reply path). Both enables are
+        # flip-flops only: take_result and out_full are set in EVAL alone, and the reply
+        # buffer's ready is a register, so no decode of the executor's state reaches the
+        # enables of its 256 flip-flops.
+        with m.If(results.valid & take_result):
+            m.d.sync += out_reg.eq(Cat(*out_words))
+        with m.Elif(out_full & tx.ready):
+            m.d.sync += out_reg.eq(out_reg >> 8)
 
         # -- UPDATE: parameter stream through the update unit -------------------------------------
         if has_update:
@@ -531,16 +541,12 @@ class Accelerator(wiring.Component):
             # EVAL: the feeder streams groups into the engine; outputs leave byte by byte.
             with m.State("EVAL"):
                 with m.If(results.valid & take_result):
-                    flat = Cat(*out_words)
-                    m.d.sync += [out_reg.eq(flat), out_full.eq(1), take_result.eq(0),
-                                 out_pos.eq(0)]
-                # The beat leaves from the register's low byte, shifted down a byte at a time
-                # (a byte select by out_pos was a 32-way multiplexer on the reply path).
+                    m.d.sync += [out_full.eq(1), take_result.eq(0), out_pos.eq(0)]
                 last_byte = (out_pos == out_beat_bytes - 1) & (out_beats == out_last)
                 m.d.comb += [tx.valid.eq(out_full), tx.payload.data.eq(out_reg[:8]),
                              tx.payload.last.eq(last_byte)]
                 with m.If(tx.valid & tx.ready):
-                    m.d.sync += [out_pos.eq(out_pos + 1), out_reg.eq(out_reg >> 8)]
+                    m.d.sync += out_pos.eq(out_pos + 1)
                     with m.If(out_pos == out_beat_bytes - 1):
                         m.d.sync += [out_full.eq(0), out_beats.eq(out_beats + 1)]
                         with m.If(out_beats == out_last):
