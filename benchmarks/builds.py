@@ -27,7 +27,6 @@ from pathlib import Path
 
 from ttzo.build.boards import get_board
 from ttzo.build.flow import PLACERS, BuildError, build
-from ttzo.device.config import DeviceConfig
 from ttzo.model import ModelSpec
 from ttzo.train.config import load_model_file
 
@@ -52,9 +51,7 @@ def build_point(lanes: int, rank: int | None, out_root: str, seed: int | list[in
     c = board.constraints
     spec = (paper_model(rank) if rank is not None
             else ModelSpec.from_dict(load_model_file(c["model"])))
-    config = DeviceConfig(spec, lanes=lanes, input_groups=c["input_groups"],
-                          max_directions=c["max_directions"], max_data=c["max_data"],
-                          rng_stage_ops=c["rng_stage_ops"])
+    config = board.device_config(spec, lanes=lanes)
     out = Path(out_root) / f"l{lanes}-r{rank}"
     try:
         result = build(board, config, out, c["clock_mhz"], c["baud"], seed=seed, jobs=jobs,

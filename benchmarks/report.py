@@ -213,13 +213,16 @@ def build_section() -> list[str]:
         lines += [
             "The fast build: the same accelerator placed by nextpnr's static (electrostatic) "
             "placer instead of HeAP and its annealing refinement, for quick iterations:", "",
-            "| placer | Fmax MHz | build time (all steps) | target |", "| --- | --- | --- | --- |",
-            f"| static | {f['fmax_mhz']:.1f} | {f['build_time_s'] / 60:.1f} min | <= 15 min "
+            "| placer | commit | Fmax MHz | build time (all steps) | target |",
+            "| --- | --- | --- | --- | --- |",
+            f"| static | {f.get('commit', '')} | {f['fmax_mhz']:.1f} | "
+            f"{f['build_time_s'] / 60:.1f} min | <= 15 min "
             f"({_verdict(f['build_time_s'], 900, lower_is_better=True)}) |",
-            *([f"| heap (above) | {r['fmax_mhz']:.1f} | {r['build_time_s'] / 60:.1f} min | |"]
-              if r is not None else []), "",
+            *([f"| heap (above) | {r.get('commit', '')} | {r['fmax_mhz']:.1f} | "
+               f"{r['build_time_s'] / 60:.1f} min | |"] if r is not None else []), "",
             "Steps: " + ", ".join(f"{s['step']} {s['seconds']:.0f} s" for s in f["steps"]) + ".",
-            "", f"Command: `{f['command']}` ({f['date']}; {_machine(f)}; commit "
+            "", *([f["notes"], ""] if f.get("notes") else []),
+            f"Command: `{f['command']}` ({f['date']}; {_machine(f)}; commit "
             f"{f.get('commit', 'not recorded')}).", ""]
     sd = _load("build_ulx3s_mnist_seeds")
     if sd is not None:

@@ -86,7 +86,8 @@ def test_bad_config_gives_one_clear_error(tmp_path, mnist_dir, capsys, extra, me
 
 def test_shipped_configs_parse_and_share_one_model():
     specs = {name: load_config(builtin_config(name)).model
-             for name in ("mnist", "mnist_quick", "mnist_firstorder")}
+             for name in ("mnist", "mnist_quick", "mnist_firstorder", "mnist_device",
+                          "mnist_device_quick")}
     assert len({s for s in specs.values()}) == 1
     assert load_config(builtin_config("mnist")).forward_only
     assert not load_config(builtin_config("mnist_firstorder")).forward_only
@@ -111,3 +112,53 @@ def test_default_run_folders_never_clobber(tmp_path, mnist_dir, monkeypatch):
     assert main([*args, "--resume"]) == 0  # resumes the newest
     result = json.loads((tmp_path / "runs/mnist_quick-seed0-2/result.json").read_text())
     assert result["steps"] == 2
+
+
+def device_args(tmp_path, mnist_dir, *extra):
+    return ["train", "mnist", "--device", "emulator", "--quick", "--data", str(mnist_dir),
+            "--run-dir", str(tmp_path), "--no-progress", "--set", "train.epochs=0.005",
+            "--set", "train.evals_per_epoch=1", "--set", "train.val_size=500", *extra]
+
+
+def test_training_on_the_emulated_device(tmp_path, mnist_dir, capsys):
+    """Every forward pass through the driver and the bit-exact emulator; the result says so."""
+    assert main(device_args(tmp_path, mnist_dir)) == 0
+    assert "training on the device: emulator (the ulx3s-85f accelerator: 16 lanes, 32 samples" \
+        in capsys.readouterr().out
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["device"] == "emulator" and result["forward_only"] is True
+    assert result["finished"] is True and 0.0 <= result["test_accuracy"] <= 1.0
+    # one parameter write per step (theta changes every step) plus the evaluations'
+    assert result["steps"] <= result["device_param_writes"] <= result["steps"] + 2
+    assert result["forward_queries"] == 20 * result["steps"]  # central RGE, 10 directions
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--config", "sw/ttzo/configs/mnist_quick.toml"],
+     "phase 'signRGE' draws 'rademacher' directions, which the device cannot"),
+    (["--device", "/dev/ttyNONE"], "cannot open serial port '/dev/ttyNONE'"),
+    (["--first-order"], "cannot run on --device"),
+    (["--workers", "2"], "leave --workers at 1 with --device"),
+])
+def test_device_training_errors_are_named(tmp_path, mnist_dir, capsys, extra, message):
+    args = device_args(tmp_path, mnist_dir, *extra)
+    if "--first-order" in extra:
+        args.remove("--quick")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ttzo: error: ") and message in err
+    assert not (tmp_path / "checkpoint.npz").exists()
+
+
+def test_device_auto_finds_the_board_port(monkeypatch):
+    from types import SimpleNamespace
+
+    from serial.tools import list_ports
+
+    from ttzo.device.connect import find_board_port
+
+    ports = [SimpleNamespace(device="/dev/ttyS0", vid=None, pid=None),
+             SimpleNamespace(device="/dev/ttyUSB1", vid=0x0403, pid=0x6015)]
+    monkeypatch.setattr(list_ports, "comports", lambda: ports)
+    assert find_board_port(["0403:6015"]) == "/dev/ttyUSB1"
+    assert find_board_port(["0403:6010"]) is None

@@ -41,8 +41,11 @@ def _config_name(args: argparse.Namespace) -> str:
     if args.first_order and args.quick:
         raise ValueError("--quick and --first-order cannot be combined; pass --config instead")
     if args.first_order:
+        if args.device:
+            raise ValueError("--first-order back-propagates on the host; it cannot run on --device")
         return f"{args.task}_firstorder"
-    return f"{args.task}_quick" if args.quick else args.task
+    name = f"{args.task}_device" if args.device else args.task
+    return f"{name}_quick" if args.quick else name
 
 
 def _default_run_dir(base: Path, reuse: bool) -> Path:
@@ -119,6 +122,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         # forward evaluations only: no back-propagated gradient, and (PINNs) Stein derivatives
         "forward_only": cfg.forward_only and getattr(task, "forward_only_derivatives", True),
         "phase_switches": trainer.state.phase_switches,
+        **(task.session.summary() if args.device else {}),
         "finished": trainer.progress_epochs() >= cfg.epochs - 1e-9,
         "date": utc_now(),
         "machine": machine(),
@@ -153,17 +157,49 @@ def _make_task(args: argparse.Namespace, cfg):
 
         if cfg.pinn is not None:
             raise ValueError("an MNIST config has no [pinn] table")
+        if args.device:
+            return _device_task(args, cfg), "img"
         model = TTMLP(cfg.model)
         return MNISTTask(model, load_mnist(args.data), val_size=cfg.val_size,
                          incremental=cfg.incremental), "img"
     from .tasks.pde import PDETask
 
+    if args.device:
+        raise ValueError(f"--device trains MNIST only: {args.task} has no accelerator build")
     if cfg.pinn is None:
         raise ValueError(f"training {args.task} needs a config with a [pinn] table")
     if cfg.pinn.problem != args.task:
         raise ValueError(f"the config solves {cfg.pinn.problem!r}, not {args.task!r}")
     # Rank-2 TT layers over thousands of stencil points run faster as dense products.
     return PDETask(TTMLP(cfg.model, dense_products=True), cfg.pinn, seed=cfg.seed), "pt"
+
+
+def _device_task(args: argparse.Namespace, cfg):
+    """MNIST with every forward pass on a device: a board's serial port or the emulator."""
+    from .build.boards import get_board
+    from .data.mnist import load_mnist
+    from .device.connect import open_device
+    from .device.objective import DeviceSession
+    from .golden.model import GoldenModel
+    from .tasks.mnist import DeviceMNISTTask
+
+    if args.workers != 1:
+        raise ValueError("--workers shares queries among processes; a device serves one host "
+                         "process (leave --workers at 1 with --device)")
+    for phase in cfg.build_phases(cfg.model.params):
+        generator = getattr(phase.estimator, "generator", None)
+        if generator is not None and not generator.name.startswith("device-"):
+            raise ValueError(
+                f"phase {phase.name!r} draws {generator.name!r} directions, which the device "
+                "cannot: its estimator needs directions = \"device-rademacher\" or "
+                "\"device-gauss\" (see configs/mnist_device_quick.toml)")
+    board = get_board(args.board)
+    config = board.device_config(cfg.model)
+    device, where = open_device(args.device, config, board["baud"], board["usb_ids"])
+    print(f"training on the device: {where} (the {board.name} accelerator: {config.lanes} lanes, "
+          f"{config.lanes * config.input_groups} samples on chip)", flush=True)
+    return DeviceMNISTTask(DeviceSession(device, name=where), GoldenModel(cfg.model),
+                           load_mnist(args.data), val_size=cfg.val_size)
 
 
 def _load_model(name: str):
@@ -185,14 +221,8 @@ def _load_model(name: str):
 
 def _device_config(args: argparse.Namespace, board):
     """The accelerator to estimate or build: board defaults, then command-line choices."""
-    from .device.config import DeviceConfig
-
-    spec = _load_model(args.model or board["model"])
-    return DeviceConfig(spec, lanes=args.lanes or board["lanes"],
-                        input_groups=args.input_groups or board["input_groups"],
-                        max_directions=board["max_directions"],
-                        max_data=board["max_data"],
-                        rng_stage_ops=board["rng_stage_ops"])
+    return board.device_config(_load_model(args.model or board["model"]), lanes=args.lanes,
+                               input_groups=args.input_groups)
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
@@ -310,6 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--workers", type=int, default=1,
                        help="processes sharing each step's random-direction queries (same "
                             "results; e.g. 2 on two cores for the PDE runs)")
+    train.add_argument("--device", metavar="TARGET",
+                       help="MNIST: run every forward pass on an accelerator: 'emulator' (the "
+                            "bit-exact emulator), 'auto' (an attached board, else the emulator) "
+                            "or a serial port such as /dev/ttyUSB0")
+    train.add_argument("--board", default="ulx3s-85f",
+                       help="with --device: the board whose accelerator configuration to use")
     train.add_argument("--data", help="folder with the MNIST files (default: search, download)")
     train.add_argument("--result-json", help="also write the result summary here")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -49,13 +49,24 @@ class Board:
     def __getitem__(self, key: str) -> Any:
         return self.constraints[key]
 
+    def device_config(self, spec, lanes: int | None = None, input_groups: int | None = None):
+        """The accelerator for model ``spec`` on this board: the board's lanes, input groups,
+        update unit, frame size and RNG pipelining unless ``lanes``/``input_groups`` are given."""
+        from ..device.config import DeviceConfig
+
+        c = self.constraints
+        return DeviceConfig(spec, lanes=lanes or c["lanes"],
+                            input_groups=input_groups or c["input_groups"],
+                            max_directions=c["max_directions"], max_data=c["max_data"],
+                            rng_stage_ops=c["rng_stage_ops"])
+
 
 #: Keys every constraints file sets.
 REQUIRED_KEYS = ("family", "clock_mhz", "baud", "model", "lanes", "input_groups",
                  "programmer_board")
 #: Keys a constraints file may leave out, with their values then.
 OPTIONAL_KEYS = {"max_directions": 16, "max_data": 1024, "rng_stage_ops": 1, "synth_opts": "",
-                 "nextpnr_opts": ""}
+                 "nextpnr_opts": "", "usb_ids": []}
 FAMILIES = ("ecp5", "ice40")
 
 

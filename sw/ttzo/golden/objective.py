@@ -2,10 +2,14 @@
 
 Used for quantization-aware BP-free training: the zeroth-order estimator sees the true
 fixed-point loss. The optimizer keeps a float master copy of ``theta``; every query quantizes it
-and, for device directions, perturbs the integers exactly as the engine does.
+and perturbs the integers exactly as the engine does. :class:`GoldenObjective` computes the
+forwards with the golden model; :class:`ttzo.device.objective.DeviceObjective` sends the same
+queries to an accelerator and gets the same losses, bit for bit.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -15,7 +19,15 @@ from ..zo.objective import Objective
 from .model import GoldenModel
 from .perturb import Perturbation
 
-__all__ = ["GoldenObjective"]
+__all__ = ["GoldenObjective", "UNPERTURBED", "device_step"]
+
+#: The unperturbed query (``mu`` is ignored in mode ``none``).
+UNPERTURBED = Perturbation("none")
+
+
+def device_step(step: float, lsb: float) -> tuple[int, bool]:
+    """A float perturbation step as the device takes it: whole LSBs (at least one) and a sign."""
+    return max(1, int(round(abs(step) / lsb))), step < 0
 
 
 class GoldenObjective(Objective):
@@ -32,10 +44,12 @@ class GoldenObjective(Objective):
 
     Notes
     -----
-    Queries along ``device-rademacher``/``device-gauss`` directions are served as the device
-    serves them: ``mu`` becomes a whole number of LSBs of each parameter's format and the integer
-    parameters are perturbed by :func:`~ttzo.golden.perturb.apply_perturbation`. Other queries
-    quantize the perturbed float vector.
+    Queries are served as the device serves them: along ``device-rademacher``/``device-gauss``
+    directions and along coordinates, the step becomes a whole number of LSBs ``mu`` of each
+    parameter's format (:func:`device_step`, from the weight format's LSB) and the integer
+    parameters are perturbed by :func:`~ttzo.golden.perturb.apply_perturbation`. Queries along
+    other directions quantize the perturbed float vector (the device cannot serve them).
+    Subclasses change where the integer forwards run by overriding :meth:`outputs_int`.
     """
 
     def __init__(self, golden: GoldenModel, x: np.ndarray, targets: np.ndarray, loss: Loss):
@@ -46,26 +60,35 @@ class GoldenObjective(Objective):
         self.targets = targets
         self.loss_def = loss
 
+    def outputs_int(self, theta_int: np.ndarray,
+                    perturbations: Sequence[Perturbation]) -> list[np.ndarray]:
+        """Integer outputs of the batch at ``theta_int`` under each perturbation."""
+        return [self.golden.forward_perturbed(theta_int, self.x_int, p) for p in perturbations]
+
     def _loss_int(self, outputs_int: np.ndarray) -> float:
         outputs = self.golden.numerics.activation.dequantize(outputs_int)
         return float(self.loss_def.fn(outputs, self.targets))
 
+    def _losses(self, theta: np.ndarray, perturbations: Sequence[Perturbation]) -> np.ndarray:
+        outputs = self.outputs_int(self.golden.quantize_params(theta), perturbations)
+        return np.array([self._loss_int(out) for out in outputs])
+
     def _loss(self, theta: np.ndarray) -> float:
-        return self._loss_int(self.golden.forward_int(self.golden.quantize_params(theta),
-                                                      self.x_int))
+        return float(self._losses(theta, [UNPERTURBED])[0])
 
     def direction_losses(self, theta: np.ndarray, directions: DirectionGenerator, seeds,
                          steps) -> np.ndarray:
         name = getattr(directions, "name", "")
         if not name.startswith("device-"):
             return super().direction_losses(theta, directions, seeds, steps)
-        theta_int = self.golden.quantize_params(theta)
         lsb = self.golden.numerics.weight.lsb
-        out = np.empty(len(seeds))
-        for q, (seed, step) in enumerate(zip(seeds, steps)):
-            mu = max(1, int(round(abs(step) / lsb)))
-            pert = Perturbation(name.removeprefix("device-"), mu=mu, negate=step < 0,
-                                seed=int(seed))
-            out[q] = self._loss_int(self.golden.forward_perturbed(theta_int, self.x_int, pert))
-        self.queries += len(seeds)
-        return out
+        perts = [Perturbation(name.removeprefix("device-"), *device_step(step, lsb),
+                              seed=int(seed)) for seed, step in zip(seeds, steps)]
+        self.queries += len(perts)
+        return self._losses(theta, perts)
+
+    def coordinate_losses(self, theta: np.ndarray, indices: np.ndarray, step: float) -> np.ndarray:
+        mu, negate = device_step(step, self.golden.numerics.weight.lsb)
+        perts = [Perturbation("coordinate", mu, negate, index=int(i)) for i in indices]
+        self.queries += len(perts)
+        return self._losses(theta, perts)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.mnist import MNIST
+from ..device.objective import DeviceObjective, DeviceSession
 from ..golden.model import GoldenModel
-from ..golden.objective import GoldenObjective
+from ..golden.objective import UNPERTURBED, GoldenObjective
 from ..model.mlp import TTMLP
 from .supervised import SupervisedTask
 
-__all__ = ["MNISTTask", "QuantizedMNISTTask", "MNIST_MEAN", "MNIST_STD", "prepare_images"]
+__all__ = ["MNISTTask", "QuantizedMNISTTask", "DeviceMNISTTask", "MNIST_MEAN", "MNIST_STD",
+           "prepare_images"]
 
 #: Pixel mean and standard deviation of the MNIST training images (scaled to [0, 1]).
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
@@ -71,3 +73,25 @@ class QuantizedMNISTTask(MNISTTask):
 
     def predict(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
         return self.golden.forward(theta, x)
+
+
+class DeviceMNISTTask(QuantizedMNISTTask):
+    """MNIST trained on an accelerator: every forward pass, the optimizer's queries and the
+    evaluations alike, runs on the device behind ``session`` (a board, or the bit-exact
+    emulator); the host keeps the float master parameters and the optimizer."""
+
+    name = "mnist-device"
+
+    def __init__(self, session: DeviceSession, golden: GoldenModel, data: MNIST,
+                 val_size: int = 5000, init: np.ndarray | None = None):
+        super().__init__(golden, data, val_size=val_size, init=init)
+        self.session = session
+
+    def objective(self, indices: np.ndarray) -> DeviceObjective:
+        return DeviceObjective(self.session, self.golden, self.x_train[indices],
+                               self.y_train[indices], self.loss)
+
+    def predict(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+        out = self.session.forward(self.golden.quantize_params(theta),
+                                   self.golden.quantize_inputs(x), [UNPERTURBED])[0]
+        return self.golden.numerics.activation.dequantize(out)

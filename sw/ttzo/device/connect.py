@@ -1,0 +1,59 @@
+"""Opening the accelerator a run talks to: a board on its serial port, or the bit-exact emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .config import DeviceConfig
+from .driver import Device
+from .emulator import Emulator, EmulatorLink
+from .link import SerialLink
+
+__all__ = ["find_board_port", "open_device"]
+
+
+def find_board_port(usb_ids: Sequence[str]) -> str | None:
+    """The first serial port whose USB ``vendor:product`` (hex, e.g. ``0403:6015``) is one of
+    ``usb_ids``, or ``None``."""
+    from serial.tools import list_ports
+
+    wanted = {i.lower() for i in usb_ids}
+    for port in sorted(list_ports.comports(), key=lambda p: p.device):
+        if port.vid is not None and f"{port.vid:04x}:{port.pid:04x}" in wanted:
+            return port.device
+    return None
+
+
+def open_device(target: str, config: DeviceConfig, baud: int,
+                usb_ids: Sequence[str] = ()) -> tuple[Device, str]:
+    """Open ``target`` and check it runs ``config``.
+
+    Parameters
+    ----------
+    target : str
+        ``emulator``; ``auto`` (the board's serial port if a board with one of ``usb_ids`` is
+        attached, the emulator otherwise); or a serial port path such as ``/dev/ttyUSB0``.
+    config : DeviceConfig
+        The accelerator the host expects (a board must have been built for it).
+    baud : int
+        UART rate of the bitstream (serial ports only).
+    usb_ids : sequence of str
+        USB ``vendor:product`` ids of the board's serial bridge (for ``auto``).
+
+    Returns
+    -------
+    (Device, str)
+        The device and what it is: ``emulator`` or the port.
+
+    Raises
+    ------
+    ttzo.device.LinkError
+        The port cannot be opened or does not answer.
+    ttzo.device.DeviceError
+        The device is not a ttzo accelerator built for ``config``.
+    """
+    if target == "auto":
+        target = find_board_port(usb_ids) or "emulator"
+    if target == "emulator":
+        return Device(EmulatorLink(Emulator(config)), config), "emulator"
+    return Device(SerialLink(target, baud), config), target
