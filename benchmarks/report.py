@@ -23,6 +23,8 @@ TARGETS = {
     "mnist_bpfree": ("BP-free, hybrid signRGE -> CGE", 0.966, 7200.0),
     "mnist_firstorder": ("first-order (back-propagation)", 0.971, None),
     "mnist_quick": ("BP-free, quick (`--quick`)", 0.90, 300.0),
+    # every forward pass on the accelerator (its bit-exact emulator): no target yet
+    "mnist_device_quick": ("BP-free on the device, quick (`--device auto --quick`)", None, None),
 }
 
 
@@ -53,7 +55,8 @@ def mnist_section() -> list[str]:
             rows.append(f"| {label} | not run yet | | | | | |")
             continue
         acc = r["test_accuracy"]
-        acc_text = f"{100 * acc:.2f} % ({_verdict(acc, acc_target)}: >= {100 * acc_target:.1f} %)"
+        acc_text = f"{100 * acc:.2f} %" + (
+            f" ({_verdict(acc, acc_target)}: >= {100 * acc_target:.1f} %)" if acc_target else "")
         wall = r["wall_time_s"]
         time_text = f"{wall / 60:.1f} min"
         if time_target is not None:
