@@ -3,12 +3,12 @@
 The optimizer sees an :class:`~ttzo.zo.objective.Objective` as always; here every forward runs
 on the device behind a :class:`~ttzo.device.driver.Device` (a board over its serial port, the
 bit-exact emulator, or the gateware in simulation). The host keeps the float master parameters;
-the device holds their quantized copy (written only when it changes) and the batch (loaded once
-per call when it fits on chip, in slices otherwise), and a query crosses the link as one EVAL
-command: mode, step in LSBs, sign, and a seed or a coordinate. The device regenerates the
-direction from the seed with its RNG, the host's estimator from the same seed with the RNG's
-golden twin (``device-rademacher`` / ``device-gauss`` directions), so both use the same bits.
-The losses equal :class:`~ttzo.golden.objective.GoldenObjective`'s bit for bit.
+the device holds their quantized copy (written only when it changes) and the batch (loaded only
+when it differs from what is on chip, slice by slice when it does not fit), and a query crosses
+the link as one EVAL command: mode, step in LSBs, sign, and a seed or a coordinate. The device
+regenerates the direction from the seed with its RNG, the host's estimator from the same seed
+with the RNG's golden twin (``device-rademacher`` / ``device-gauss`` directions), so both use
+the same bits. The losses equal :class:`~ttzo.golden.objective.GoldenObjective`'s bit for bit.
 """
 
 from __future__ import annotations
