@@ -46,7 +46,7 @@ def paper_model(rank: int) -> ModelSpec:
 
 def build_point(lanes: int, rank: int | None, out_root: str, seed: int | list[int],
                 board_name: str = BOARD, jobs: int = 1, endpoints: bool = False,
-                placer: str = "heap") -> dict:
+                placer: str = PLACERS[0]) -> dict:
     board = get_board(board_name)
     c = board.constraints
     spec = (paper_model(rank) if rank is not None

@@ -181,6 +181,7 @@ def _device_task(args: argparse.Namespace, cfg):
     from .device.connect import open_device
     from .device.objective import DeviceSession
     from .golden.model import GoldenModel
+    from .golden.objective import device_kind
     from .tasks.mnist import DeviceMNISTTask
 
     if args.workers != 1:
@@ -188,7 +189,7 @@ def _device_task(args: argparse.Namespace, cfg):
                          "process (leave --workers at 1 with --device)")
     for phase in cfg.build_phases(cfg.model.params):
         generator = getattr(phase.estimator, "generator", None)
-        if generator is not None and not generator.name.startswith("device-"):
+        if generator is not None and device_kind(generator) is None:
             raise ValueError(
                 f"phase {phase.name!r} draws {generator.name!r} directions, which the device "
                 "cannot: its estimator needs directions = \"device-rademacher\" or "
@@ -253,7 +254,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     from .build.boards import get_board
-    from .build.flow import BuildError, build, sweep_summary
+    from .build.flow import PLACERS, BuildError, build, sweep_summary
 
     board = get_board(args.board)
     config = _device_config(args, board)
@@ -261,7 +262,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     out = Path(args.out or f"builds/{board.name}-{config.spec.name}-{config.lanes}l")
     try:
         result = build(board, config, out, clock, args.baud or board["baud"], seed=args.seed,
-                       endpoints=args.endpoints, jobs=args.jobs, placer=args.placer)
+                       endpoints=args.endpoints, jobs=args.jobs,
+                       placer=args.placer or PLACERS[0])
     except BuildError as err:
         print(f"ttzo: error: {err}", file=sys.stderr)
         return 3 if err.step == "estimate" else 1
@@ -378,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     bld.add_argument("--report-json", help="also write the build report here")
     bld.add_argument("--require-timing", action="store_true",
                      help="exit with code 4 when the requested clock is not met")
-    bld.add_argument("--placer", default="heap",
+    bld.add_argument("--placer",
                      help="nextpnr placer: heap (default, highest Fmax) or static (places "
                           "several times faster, lower Fmax; for quick iterations)")
     bld.add_argument("--endpoints", action="store_true",

@@ -66,7 +66,7 @@ REQUIRED_KEYS = ("family", "clock_mhz", "baud", "model", "lanes", "input_groups"
                  "programmer_board")
 #: Keys a constraints file may leave out, with their values then.
 OPTIONAL_KEYS = {"max_directions": 16, "max_data": 1024, "rng_stage_ops": 1, "synth_opts": "",
-                 "nextpnr_opts": "", "usb_ids": []}
+                 "nextpnr_opts": "", "usb_ids": ()}
 FAMILIES = ("ecp5", "ice40")
 
 

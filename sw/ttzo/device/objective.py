@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..golden.model import GoldenModel
-from ..golden.objective import GoldenObjective
+from ..golden.objective import GoldenObjective, device_kind
 from ..golden.perturb import Perturbation
 from ..model.losses import Loss
 from ..zo.directions import DirectionGenerator
@@ -115,8 +115,7 @@ class DeviceObjective(GoldenObjective):
 
     def direction_losses(self, theta: np.ndarray, directions: DirectionGenerator, seeds,
                          steps) -> np.ndarray:
-        name = getattr(directions, "name", "")
-        if not name.startswith("device-"):
+        if device_kind(directions) is None:
             raise ValueError(f"the device draws its own directions: use device-rademacher or "
-                             f"device-gauss, not {name or directions!r}")
+                             f"device-gauss, not {getattr(directions, 'name', directions)!r}")
         return super().direction_losses(theta, directions, seeds, steps)

@@ -18,11 +18,18 @@ from ..zo.directions import DirectionGenerator
 from ..zo.objective import Objective
 from .model import GoldenModel
 from .perturb import Perturbation
+from .rng import DeviceDirections
 
-__all__ = ["GoldenObjective", "UNPERTURBED", "device_step"]
+__all__ = ["GoldenObjective", "UNPERTURBED", "device_kind", "device_step"]
 
 #: The unperturbed query (``mu`` is ignored in mode ``none``).
 UNPERTURBED = Perturbation("none")
+
+
+def device_kind(directions: DirectionGenerator) -> str | None:
+    """The device RNG's direction kind a generator draws (``rademacher``/``gauss``), or ``None``
+    for a generator the device cannot reproduce."""
+    return directions.kind if isinstance(directions, DeviceDirections) else None
 
 
 def device_step(step: float, lsb: float) -> tuple[int, bool]:
@@ -78,12 +85,12 @@ class GoldenObjective(Objective):
 
     def direction_losses(self, theta: np.ndarray, directions: DirectionGenerator, seeds,
                          steps) -> np.ndarray:
-        name = getattr(directions, "name", "")
-        if not name.startswith("device-"):
+        kind = device_kind(directions)
+        if kind is None:
             return super().direction_losses(theta, directions, seeds, steps)
         lsb = self.golden.numerics.weight.lsb
-        perts = [Perturbation(name.removeprefix("device-"), *device_step(step, lsb),
-                              seed=int(seed)) for seed, step in zip(seeds, steps)]
+        perts = [Perturbation(kind, *device_step(step, lsb), seed=int(seed))
+                 for seed, step in zip(seeds, steps)]
         self.queries += len(perts)
         return self._losses(theta, perts)
 
