@@ -63,7 +63,7 @@ def build_point(lanes: int, rank: int | None, out_root: str, seed: int | list[in
     keys = ("fmax_mhz", "timing_met", "luts_used", "luts_available", "ffs_used", "dsp_used",
             "dsp_available", "bram_used", "bram_available", "bram_output_registers",
             "dsp_input_registers", "dsp_output_registers", "bram_register_copies",
-            "fanout_register_copies", "forward_queries_per_s",
+            "fanout_register_copies", "fanout_lut_copies", "forward_queries_per_s",
             "samples_per_s", "query_batch", "build_time_s", "bitstream_bytes", "params",
             "clock_requested_mhz",
             "cycles_per_group", "estimate", "steps", "tools", "seed", "seed_sweep",

@@ -96,3 +96,51 @@ def test_file_is_rewritten_and_bad_limits_are_named(tmp_path):
     assert len(json.loads(path.read_text())["modules"]["top"]["cells"]) == 23
     with pytest.raises(ValueError, match="max_loads must be a positive integer, not 0"):
         replicate_fanout_registers(_netlist(), max_loads=0)
+
+
+def _enable_netlist() -> dict:
+    """The LUT ``en`` (of the registers ``valid`` and ``ready``) enables the ten flip-flops of
+    ``out`` and also feeds a carry chain; ``small`` drives two flip-flops only."""
+    valid, ready, en, small = 11, 12, 13, 14
+    en_lut = {"type": "LUT4", "parameters": {"INIT": "1110111011101110"},
+              "port_directions": {"A": "input", "B": "input", "Z": "output"},
+              "connections": {"A": [valid], "B": [ready], "Z": [en]}}
+    carry = {"type": "CCU2C", "parameters": {},
+             "port_directions": {"A0": "input", "S0": "output"},
+             "connections": {"A0": [en], "S0": [300]}}
+    cells = {"valid": ff(SRC_Q, valid), "ready": ff(SRC_Q, ready), "en": en_lut,
+             "carry": carry, "small": lut(valid, small),
+             "src": ff(SRC_D, SRC_Q)}
+    for k in (3, 8, 0, 6, 1, 9, 4, 2, 7, 5):
+        cells[f"out_ff{(k * 7) % 10}"] = ff(200 + k, OUT[k], CE=[en])
+    for k in (0, 1):
+        cells[f"small_ff{k}"] = ff(SRC_Q, 400 + k, CE=[small])
+    return {"modules": {"top": {
+        "ports": {"o": {"direction": "output", "bits": OUT}},
+        "cells": cells,
+        "netnames": {"out": {"hide_name": 0, "bits": OUT}}}}}
+
+
+def test_enable_luts_are_copied_per_group_of_flip_flops():
+    netlist = _enable_netlist()
+    before = copy.deepcopy(netlist["modules"]["top"]["cells"])
+    result = replicate_fanout_registers(netlist, max_loads=4)
+    cells = netlist["modules"]["top"]["cells"]
+    assert result.luts == {"en": (10, 2)} and result.lut_copies == 2 and result.copies == 0
+    assert "1 LUT4s had more loads than allowed; 2 copies added" in result.log_text()
+    out_ffs = {c["connections"]["Q"][0]: c for c in cells.values()
+               if c["connections"].get("Q", [None])[0] in OUT}
+    enables = [out_ffs[OUT[k]]["connections"]["CE"][0] for k in range(10)]
+    # bits 0-3 keep the original table, 4-7 and 8-9 get a copy each
+    assert len({*enables[:4]}) == len({*enables[4:8]}) == len({*enables[8:]}) == 1
+    assert len(set(enables)) == 3 and enables[0] == 13
+    for bit in set(enables) - {13}:
+        (name,) = [n for n, c in cells.items() if c["connections"].get("Z") == [bit]]
+        twin = cells[name]
+        assert twin["parameters"] == before["en"]["parameters"]
+        assert {p: b for p, b in twin["connections"].items() if p != "Z"} == \
+            {p: b for p, b in before["en"]["connections"].items() if p != "Z"}
+    # the carry chain keeps the original; small fanouts are left alone
+    assert cells["carry"] == before["carry"]
+    assert cells["small"] == before["small"] and cells["small_ff0"] == before["small_ff0"]
+    assert len(cells) == len(before) + 2

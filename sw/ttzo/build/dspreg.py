@@ -32,8 +32,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .netlist import (FF, Loads, ff_problem, net_drivers, net_loads, rewrite_netlist_file,
-                      sole_register)
+from .netlist import (
+    FF,
+    Loads,
+    ff_problem,
+    net_drivers,
+    net_loads,
+    rewrite_netlist_file,
+    sole_register,
+)
 
 __all__ = ["DspRegResult", "pack_dsp_registers", "pack_dsp_netlist_file"]
 

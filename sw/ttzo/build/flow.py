@@ -27,9 +27,9 @@ from ..accel.schedule import BANK_MEMORY
 from ..device.config import DeviceConfig
 from ..provenance import machine
 from .boards import Board
-from .netlist import rewrite_netlist_file
 from .dspreg import pack_dsp_registers
 from .fanout import replicate_fanout_registers
+from .netlist import rewrite_netlist_file
 from .outreg import pack_output_registers
 from .replicate import replicate_block_registers
 from .sta import by_source, endpoint_slacks, summarize
@@ -134,8 +134,8 @@ def _ecp5_netlist_passes(netlist: Path, cwd: Path,
     """The ``outreg``, ``dspreg``, ``replicate`` and ``fanout`` steps (ECP5) on the synthesized
     netlist, read and written once: block RAM output registers packed, multiplier input and
     output registers packed, registers driving several block RAMs or multipliers copied per
-    block, then high-fanout pipeline registers copied per group of loads. Returns the steps and
-    the build report's fields about them."""
+    block, then high-fanout pipeline registers and lookup tables copied per group of loads.
+    Returns the steps and the build report's fields about them."""
     steps: list[dict[str, Any]] = []
     step = "outreg"
 
@@ -163,19 +163,22 @@ def _ecp5_netlist_passes(netlist: Path, cwd: Path,
     steps[1].update(inputs=len(dsp.inputs), outputs=len(dsp.outputs),
                     removed_ffs=dsp.removed_ffs)
     steps[2].update(replicated=len(copies.replicated), copies=copies.copies)
-    steps[3].update(replicated=len(fanout.replicated), copies=fanout.copies)
+    steps[3].update(replicated=len(fanout.replicated), copies=fanout.copies,
+                    luts=len(fanout.luts), lut_copies=fanout.lut_copies)
     log(f"[ttzo build] outreg: {len(packed.packed)} block RAM output registers packed")
     log(f"[ttzo build] dspreg: {len(dsp.inputs)} multiplier input and {len(dsp.outputs)} output "
         f"registers packed")
     log(f"[ttzo build] replicate: {len(copies.replicated)} registers driving several block RAMs "
         f"or multipliers copied per block ({copies.copies} copies)")
-    log(f"[ttzo build] fanout: {len(fanout.replicated)} high-fanout pipeline registers copied per "
-        f"group of loads ({fanout.copies} copies)")
+    log(f"[ttzo build] fanout: {len(fanout.replicated)} high-fanout pipeline registers and "
+        f"{len(fanout.luts)} lookup tables copied per group of loads ({fanout.copies} and "
+        f"{fanout.lut_copies} copies)")
     return steps, {"bram_output_registers": len(packed.packed),
                    "dsp_input_registers": len(dsp.inputs),
                    "dsp_output_registers": len(dsp.outputs),
                    "bram_register_copies": copies.copies,
-                   "fanout_register_copies": fanout.copies}
+                   "fanout_register_copies": fanout.copies,
+                   "fanout_lut_copies": fanout.lut_copies}
 
 
 def _check_endpoints(cwd: Path, clock_mhz: float) -> dict[str, Any]:
@@ -376,7 +379,8 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
                                       "dsp_input_registers": None,
                                       "dsp_output_registers": None,
                                       "bram_register_copies": None,
-                                      "fanout_register_copies": None}
+                                      "fanout_register_copies": None,
+                                      "fanout_lut_copies": None}
     for name, argv in parse_steps(plan.files[script]):
         log(f"[ttzo build] {name}: {argv[0]} ... (log: {out_dir / (name + '.log')})")
         if name == "pnr" and len(seeds) > 1:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["FF", "HARD_BLOCKS", "Loads", "RegisterCopies", "add_register_copy", "ff_problem",
+__all__ = ["FF", "HARD_BLOCKS", "Loads", "RegisterCopies", "add_cell_copy", "ff_problem",
            "is_constant", "max_bit", "natural_key", "net_drivers", "net_loads", "param",
            "rewrite_netlist_file", "sole_register"]
 
@@ -85,21 +85,21 @@ class RegisterCopies:
         return "\n".join(lines) + "\n"
 
 
-def add_register_copy(module: dict[str, Any], name: str, suffix: str, bit: int,
-                      pins: Iterable[tuple[str, str]]) -> None:
-    """Add a copy of flip-flop ``name`` (same type, parameters and inputs) named
-    ``name + suffix`` with its output on the new net ``bit``, and move the ``(cell, port)`` pins
-    from the original's output to the copy's."""
+def add_cell_copy(module: dict[str, Any], name: str, suffix: str, bit: int,
+                  pins: Iterable[tuple[str, str]], output: str = "Q") -> None:
+    """Add a copy of the one-output cell ``name`` (same type, parameters and inputs) named
+    ``name + suffix`` with its ``output`` port on the new net ``bit``, and move the
+    ``(cell, port)`` pins from the original's output to the copy's."""
     cells = module["cells"]
-    q = cells[name]["connections"]["Q"][0]
+    old = cells[name]["connections"][output][0]
     twin = copy.deepcopy(cells[name])
-    twin["connections"]["Q"] = [bit]
+    twin["connections"][output] = [bit]
     cells[name + suffix] = twin
-    module.setdefault("netnames", {})[f"{name}{suffix}$q"] = {
+    module.setdefault("netnames", {})[f"{name}{suffix}${output.lower()}"] = {
         "hide_name": 1, "bits": [bit], "attributes": {}}
     for cell, port in pins:
         conns = cells[cell]["connections"]
-        conns[port] = [bit if b == q else b for b in conns[port]]
+        conns[port] = [bit if b == old else b for b in conns[port]]
 
 
 def is_constant(bits: list, value: str) -> bool:

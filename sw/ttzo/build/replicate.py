@@ -21,8 +21,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .netlist import (FF, HARD_BLOCKS, RegisterCopies, add_register_copy, max_bit, natural_key,
-                      net_loads, rewrite_netlist_file)
+from .netlist import (
+    FF,
+    HARD_BLOCKS,
+    RegisterCopies,
+    add_cell_copy,
+    max_bit,
+    natural_key,
+    net_loads,
+    rewrite_netlist_file,
+)
 
 __all__ = ["ReplicateResult", "replicate_block_registers", "replicate_netlist_file"]
 
@@ -76,7 +84,7 @@ def replicate_block_registers(netlist: dict[str, Any],
             order = sorted(blocks, key=natural_key)
             groups = [order[i:i + blocks_per_copy] for i in range(0, len(order), blocks_per_copy)]
             for i, group in enumerate(groups[1:], start=1):
-                add_register_copy(module, name, f"$rep{i}", next_bit,
+                add_cell_copy(module, name, f"$rep{i}", next_bit,
                                   [(block, port) for block in group for port in blocks[block]])
                 next_bit += 1
             result.replicated[name] = (len(blocks), len(groups) - 1)
