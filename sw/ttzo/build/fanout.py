@@ -52,6 +52,14 @@ __all__ = ["FanoutResult", "SEARCH_DEPTH", "replicate_fanout_registers",
 #: Cells of logic followed from a load to the register or block it feeds.
 SEARCH_DEPTH = 4
 
+#: The fabric's lookup table, copied when it drives many flip-flop or lookup-table pins.
+LUT = "LUT4"
+
+#: Load pins a lookup table's copy may take over: flip-flop and lookup-table inputs. Carry
+#: chains, wide-function multiplexers and LUT RAMs keep their driver (the packer pairs them).
+_MOVABLE_PINS = {FF: {"DI", "CE", "LSR", "M"}, LUT: {"A", "B", "C", "D"}}
+
+
 @dataclass
 class FanoutResult(RegisterCopies):
     """What the step did: per copied flip-flop (``replicated``) and lookup table (``luts``),
@@ -109,14 +117,6 @@ def _destination(cell_name: str, port: str, cells: dict[str, Any], loads: Loads,
             break
         frontier = following
     return (natural_key("~" + cell_name), 0)  # feeds nothing registered nearby: last
-
-
-#: The fabric's lookup table, copied when it drives many flip-flop or lookup-table pins.
-LUT = "LUT4"
-
-#: Load pins a lookup table's copy may take over: flip-flop and lookup-table inputs. Carry
-#: chains, wide-function multiplexers and LUT RAMs keep their driver (the packer pairs them).
-_MOVABLE_PINS = {FF: {"DI", "CE", "LSR", "M"}, LUT: {"A", "B", "C", "D"}}
 
 
 def _split_loads(module: dict[str, Any], name: str, output: str, users: list, loads: Loads,
