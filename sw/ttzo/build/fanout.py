@@ -73,10 +73,10 @@ class FanoutResult(RegisterCopies):
         return sum(copies for _, copies in self.luts.values())
 
     def log_text(self) -> str:
-        tables = RegisterCopies(self.luts)._log_text(
-            f"{len(self.luts)} {LUT}s had more loads than allowed", "loads", 5)
-        return self._log_text(f"{len(self.replicated)} pipeline {FF}s had more loads than "
-                              "allowed", "loads", 5) + tables
+        return (self._log_text(f"{len(self.replicated)} pipeline {FF}s had more loads than "
+                               "allowed", "loads", 5)
+                + self._log_text(f"{len(self.luts)} {LUT}s had more loads than allowed",
+                                 "loads", 5, self.luts))
 
 
 def _bit_names(module: dict[str, Any]) -> dict[Any, tuple[str, int]]:
@@ -170,22 +170,19 @@ def replicate_fanout_registers(netlist: dict[str, Any], max_loads: int = 32) -> 
                          if u and p in _MOVABLE_PINS.get(cells[u]["type"], ())]
                 if len(users) <= max_loads:
                     continue
-                copies = _split_loads(module, name, output, users, loads, names, max_loads,
-                                      next_bit, "$lfan")
-                result.luts[name] = (len(users), copies)
-                next_bit += copies
-                continue
-            if len(users) <= max_loads or any(not u for u, _ in users):
+            elif len(users) <= max_loads or any(not u for u, _ in users):
                 continue  # few loads, or a top-level port among them
-            if any(cells[u]["type"] in HARD_BLOCKS for u, _ in users):
+            elif any(cells[u]["type"] in HARD_BLOCKS for u, _ in users):
                 continue  # the replicate step's case
-            di = cell["connections"].get("DI", [])
-            source = drivers.get(di[0]) if di else None
-            if source is not None and cells[source[0]]["type"] != FF:
-                continue  # data from logic: copies would put the long route after it
+            else:
+                di = cell["connections"].get("DI", [])
+                source = drivers.get(di[0]) if di else None
+                if source is not None and cells[source[0]]["type"] != FF:
+                    continue  # data from logic: copies would put the long route after it
+            lut = cell["type"] == LUT
             copies = _split_loads(module, name, output, users, loads, names, max_loads,
-                                  next_bit, "$fan")
-            result.replicated[name] = (len(users), copies)
+                                  next_bit, "$lfan" if lut else "$fan")
+            (result.luts if lut else result.replicated)[name] = (len(users), copies)
             next_bit += copies
     return result
 

@@ -78,10 +78,13 @@ class RegisterCopies:
         """Flip-flops added."""
         return sum(copies for _, copies in self.replicated.values())
 
-    def _log_text(self, header: str, unit: str, width: int) -> str:
-        lines = [f"{header}; {self.copies} copies added"]
+    def _log_text(self, header: str, unit: str, width: int,
+                  entries: dict[str, tuple[int, int]] | None = None) -> str:
+        """``header``, then a line per copied cell of ``entries`` (default ``replicated``)."""
+        entries = self.replicated if entries is None else entries
+        lines = [f"{header}; {sum(c for _, c in entries.values())} copies added"]
         lines += [f"{count:{width}d} {unit} {copies:4d} copies  {name}"
-                  for name, (count, copies) in self.replicated.items()]
+                  for name, (count, copies) in entries.items()]
         return "\n".join(lines) + "\n"
 
 

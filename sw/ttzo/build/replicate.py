@@ -85,7 +85,7 @@ def replicate_block_registers(netlist: dict[str, Any],
             groups = [order[i:i + blocks_per_copy] for i in range(0, len(order), blocks_per_copy)]
             for i, group in enumerate(groups[1:], start=1):
                 add_cell_copy(module, name, f"$rep{i}", next_bit,
-                                  [(block, port) for block in group for port in blocks[block]])
+                              [(block, port) for block in group for port in blocks[block]])
                 next_bit += 1
             result.replicated[name] = (len(blocks), len(groups) - 1)
     return result
