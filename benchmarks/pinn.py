@@ -85,7 +85,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", metavar="PROBLEM:METHOD",
                         help=f"run these only (of {', '.join(':'.join(k) for k in RUNS)})")
-    parser.add_argument("--run-root", default="runs/pinn", help="where the run folders go")
+    # tracked (not under the ignored /runs): a run longer than a session resumes from its
+    # checkpoint in the next checkout
+    parser.add_argument("--run-root", default="benchmarks/runs/pinn",
+                        help="where the run folders go")
     parser.add_argument("--max-steps", type=int, help="stop each run after this many steps")
     parser.add_argument("--resume", action="store_true", help="continue the runs")
     parser.add_argument("--run-name", help="run folder name (one run only; default "

@@ -15,6 +15,7 @@ from ttzo.tt import (
     tt_core_grads,
     tt_core_responses,
     tt_forward,
+    tt_forward_split,
     tt_left_states,
     tt_right_envs,
     tt_to_dense,
@@ -122,6 +123,33 @@ def test_counts_equal_brute_force(rng, d):
     macs = count_matmul_macs(tt_forward, tt.cores, rng.standard_normal((1, shape.cols)))
     assert macs == shape.contraction_macs()
     assert shape.compression == pytest.approx(shape.dense_params / shape.params)
+
+
+@pytest.mark.parametrize("d", [2, 3, 4])
+def test_split_forward_matches_dense_and_its_count(rng, d):
+    shape = random_shape(rng, d)
+    tt = TTMatrix.random(shape, rng)
+    x = rng.standard_normal((5, shape.cols))
+    expected = x @ brute_force_dense(tt.cores).T
+    for split in range(1, d):
+        np.testing.assert_allclose(tt_forward_split(tt.cores, x, split), expected,
+                                   rtol=1e-12, atol=1e-12)
+        macs = count_matmul_macs(tt_forward_split, tt.cores, x[:1], split)
+        assert macs == shape.split_macs(split)
+    for bad in (0, d):
+        with pytest.raises(ValueError, match=f"not {bad}"):
+            tt_forward_split(tt.cores, x, bad)
+        with pytest.raises(ValueError, match=f"not {bad}"):
+            shape.split_macs(bad)
+
+
+def test_best_split_beats_the_dense_product_or_is_none():
+    hjb = TTShape.uniform((8, 4, 4, 4), (4, 4, 4, 8), 2)  # the HJB network's hidden layer
+    assert hjb.best_split() == 2
+    assert hjb.split_macs(2) == 2 * 16 * 16 * (32 + 32) < hjb.dense_macs()
+    assert TTShape.uniform((8,), (8,), 1).best_split() is None  # one core: nothing to split
+    wide_rank = TTShape((2, 2), (2, 2), (1, 4, 1))  # 64 MACs split, 16 dense
+    assert wide_rank.best_split() is None
 
 
 def test_paper_mnist_counts():

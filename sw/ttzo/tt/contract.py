@@ -17,6 +17,7 @@ import numpy as np
 
 __all__ = [
     "tt_forward",
+    "tt_forward_split",
     "tt_to_dense",
     "tt_transpose",
     "tt_left_states",
@@ -74,6 +75,41 @@ def tt_forward(cores: Cores, x: np.ndarray, keep_states: bool = False,
             state = out
     y = state.reshape(batch, -1)
     return (y, states) if keep_states else y
+
+
+def tt_forward_split(cores: Cores, x: np.ndarray, split: int) -> np.ndarray:
+    """Compute ``x @ W.T`` with the train cut in two halves, each multiplied out.
+
+    ``W[(p, s), (q, t)] = sum_c L[p, q, c] R[c, s, t]`` with ``L`` the product of cores
+    ``0 .. split-1`` and ``R`` that of the rest (``c`` runs over the rank ``r_split``). Two
+    large matrix products replace ``d`` small ones (:func:`tt_forward`), and with a low rank
+    they need a fraction of the multiply-adds of the dense product (``TTShape.split_macs``).
+
+    Parameters
+    ----------
+    cores : sequence of ndarray
+    x : ndarray, shape (B, N)
+    split : int
+        Number of cores in the left half, between 1 and ``d - 1``.
+
+    Returns
+    -------
+    ndarray, shape (B, M)
+    """
+    if not 1 <= split < len(cores):
+        raise ValueError(f"split must lie between 1 and d - 1 = {len(cores) - 1}, not {split!r}")
+    left = cores[0][0]
+    for core in cores[1:split]:
+        left = _absorb(left, core)  # (M_L, N_L, r)
+    right = tt_right_envs(cores[split - 1 :])[0]  # (r, M_R, N_R)
+    m_left, n_left, rank = left.shape
+    _, m_right, n_right = right.shape
+    batch = x.shape[0]
+    # R first, for every (sample, left in index): (B N_L, N_R) x (N_R, r M_R)
+    t = np.matmul(x.reshape(batch * n_left, n_right), right.reshape(rank * m_right, n_right).T)
+    # then L, one (M_L, N_L r) x (N_L r, M_R) product per sample, laid out as W's rows
+    y = np.matmul(left.reshape(m_left, n_left * rank), t.reshape(batch, n_left * rank, m_right))
+    return y.reshape(batch, m_left * m_right)
 
 
 def tt_left_states(cores: Cores, x: np.ndarray) -> list[np.ndarray]:

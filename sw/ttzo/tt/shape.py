@@ -153,3 +153,29 @@ class TTShape:
     def dense_macs(self) -> int:
         """Multiply-accumulates of one matrix-vector product with the dense matrix."""
         return self.rows * self.cols
+
+    def split_macs(self, split: int) -> int:
+        """Multiply-accumulates of one matrix-vector product by the two halves of the train.
+
+        Cores ``0 .. split-1`` multiplied out give ``L`` ``(M_L, N_L, r)`` and the rest give
+        ``R`` ``(r, M_R, N_R)``, with ``r = r_split``; the product applies ``R`` (``N_L r M_R
+        N_R``) and then ``L`` (``M_L N_L r M_R``), as :func:`ttzo.tt.contract.tt_forward_split`
+        does. The cost of multiplying the halves out (once per weight) is not included.
+
+        Raises
+        ------
+        ValueError
+            If ``split`` is not between 1 and ``d - 1``.
+        """
+        if not 1 <= split < self.d:
+            raise ValueError(f"split must lie between 1 and d - 1 = {self.d - 1}, not {split!r}")
+        n_left, n_right = prod(self.in_modes[:split]), prod(self.in_modes[split:])
+        m_left, m_right = prod(self.out_modes[:split]), prod(self.out_modes[split:])
+        return self.ranks[split] * n_left * m_right * (n_right + m_left)
+
+    def best_split(self) -> int | None:
+        """The split with the fewest :meth:`split_macs`, or None when no split beats the dense
+        product (or the train has a single core)."""
+        costs = {k: self.split_macs(k) for k in range(1, self.d)}
+        best = min(costs, key=costs.get, default=None)
+        return best if best is not None and costs[best] < self.dense_macs() else None
