@@ -98,9 +98,7 @@ def tt_forward_split(cores: Cores, x: np.ndarray, split: int) -> np.ndarray:
     """
     if not 1 <= split < len(cores):
         raise ValueError(f"split must lie between 1 and d - 1 = {len(cores) - 1}, not {split!r}")
-    left = cores[0][0]
-    for core in cores[1:split]:
-        left = _absorb(left, core)  # (M_L, N_L, r)
+    left = _multiply_out(cores[:split])  # (M_L, N_L, r)
     right = tt_right_envs(cores[split - 1 :])[0]  # (r, M_R, N_R)
     m_left, n_left, rank = left.shape
     _, m_right, n_right = right.shape
@@ -190,10 +188,15 @@ def tt_to_dense(cores: Cores, xp=np) -> np.ndarray:
 
     ``xp`` is the array module (``autograd.numpy`` to differentiate through the product).
     """
+    return _multiply_out(cores, xp)[:, :, 0]
+
+
+def _multiply_out(cores: Cores, xp=np):
+    """The product of a run of cores (the first with ``r_0 = 1``): ``(M, N, r_last)``."""
     acc = cores[0][0]  # (m, n, r)
     for core in cores[1:]:
         acc = _absorb(acc, core, xp)
-    return acc[:, :, 0]
+    return acc
 
 
 def _absorb(left, core, xp=np):
