@@ -377,6 +377,8 @@ _PINN_METHODS = {
     "bpfree-sparse-grid": "BP-free (ZO), sparse-grid Stein derivatives",
     "zo-autodiff": "ZO optimizer, exact derivatives (diagnostic)",
     "bpfree-sparse-grid-finetune": "BP-free, then a 100-point fine-tuning phase (totals of both)",
+    "bpfree-sparse-grid-polish":
+        "BP-free, fine-tuning, then a lower-rate phase (totals of all three)",
 }
 
 
