@@ -254,16 +254,17 @@ def test_pde_task_refuses_a_config_for_another_problem(tmp_path, capsys):
 def test_shipped_pde_configs_parse_and_hjb20_takes_a_step(tmp_path):
     from ttzo.train.config import builtin_config, load_config
 
-    for name in ("hjb20", "hjb20_quick", "hjb20_firstorder", "hjb20_firstorder_stein",
-                 "poisson2d", "poisson2d_quick", "poisson2d_firstorder", "heat100",
-                 "heat100_firstorder", "hjb20_zo_exact", "hjb20_finetune"):
+    shipped = sorted(p.stem for p in builtin_config("hjb20").parent.glob("*.toml")
+                     if not p.stem.startswith("mnist"))
+    assert {"hjb20", "poisson2d", "heat100", "hjb20_finetune", "hjb20_polish"} <= set(shipped)
+    for name in shipped:
         cfg = load_config(builtin_config(name))
-        assert cfg.pinn.problem == name.split("_")[0]
-        assert cfg.forward_only == ("firstorder" not in name)
+        assert cfg.pinn.problem == name.split("_")[0], name
+        assert cfg.forward_only == ("firstorder" not in name), name
     assert load_config(builtin_config("hjb20")).model.params == 1929  # the authors' network
-    # the fine-tuning phase continues the same network
-    assert load_config(builtin_config("hjb20_finetune")).model == \
-        load_config(builtin_config("hjb20")).model
+    # the fine-tuning phases continue the same network
+    for name in ("hjb20_finetune", "hjb20_polish"):
+        assert load_config(builtin_config(name)).model == load_config(builtin_config("hjb20")).model
     run = tmp_path / "hjb"
     assert main(["train", "hjb20", "--quick", "--run-dir", str(run), "--no-progress",
                  "--max-steps", "1", "--set", "pinn.test_points=200"]) == 0
