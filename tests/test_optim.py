@@ -79,11 +79,29 @@ def test_schedules():
     assert make_schedule(0.3)(1e6) == 0.3
 
 
+def test_warmup_rises_linearly_then_leaves_the_schedule_alone():
+    warm = make_schedule(0.5, warmup=0.2, warmup_factor=0.1)
+    assert warm(0) == pytest.approx(0.05)
+    assert warm(0.1) == pytest.approx(0.5 * (0.1 + 0.9 * 0.5))
+    assert warm(0.2) == 0.5 and warm(3) == 0.5
+    # on top of a cosine, which keeps counting from epoch 0
+    cos = dict(kind="cosine", epochs=1.0, min_factor=0.02)
+    plain, warm = make_schedule(0.002, **cos), make_schedule(0.002, warmup=0.1, **cos)
+    assert warm(0) == pytest.approx(0.01 * plain(0))
+    assert warm(0.05) == pytest.approx((0.01 + 0.99 * 0.5) * plain(0.05))
+    for epoch in (0.1, 0.5, 1.0):
+        assert warm(epoch) == plain(epoch)
+    assert make_schedule(0.1)(0) == 0.1  # no warm-up by default
+
+
 @pytest.mark.parametrize(
     "call,message",
     [
         (lambda: make_schedule(0.0), "learning rate must be positive"),
         (lambda: make_schedule(0.1, kind="linear"), "unknown schedule 'linear'"),
+        (lambda: make_schedule(0.1, warmup=-1), "warmup must be >= 0 epochs, not -1"),
+        (lambda: make_schedule(0.1, warmup=0.1, warmup_factor=0),
+         r"warmup_factor must be in \(0, 1\]"),
         (lambda: make_optimizer("rmsprop", 3), "unknown optimizer 'rmsprop'"),
         (lambda: make_optimizer("adam", 3, betas=[0.9, 1.0]), r"betas\[1\] must be in"),
         (lambda: make_optimizer("sgd", 3, momentum=1.0), "momentum must be in"),
