@@ -254,17 +254,16 @@ def test_pde_task_refuses_a_config_for_another_problem(tmp_path, capsys):
 def test_shipped_pde_configs_parse_and_hjb20_takes_a_step(tmp_path):
     from ttzo.train.config import builtin_config, load_config
 
-    shipped = sorted(p.stem for p in builtin_config("hjb20").parent.glob("*.toml")
-                     if not p.stem.startswith("mnist"))
+    shipped = {p.stem: load_config(p) for p in builtin_config("hjb20").parent.glob("*.toml")
+               if not p.stem.startswith("mnist")}
     assert {"hjb20", "poisson2d", "heat100", "hjb20_finetune", "hjb20_polish"} <= set(shipped)
-    for name in shipped:
-        cfg = load_config(builtin_config(name))
+    for name, cfg in shipped.items():
         assert cfg.pinn.problem == name.split("_")[0], name
         assert cfg.forward_only == ("firstorder" not in name), name
-    assert load_config(builtin_config("hjb20")).model.params == 1929  # the authors' network
+    assert shipped["hjb20"].model.params == 1929  # the authors' network
     # the fine-tuning phases continue the same network
     for name in ("hjb20_finetune", "hjb20_polish"):
-        assert load_config(builtin_config(name)).model == load_config(builtin_config("hjb20")).model
+        assert shipped[name].model == shipped["hjb20"].model
     run = tmp_path / "hjb"
     assert main(["train", "hjb20", "--quick", "--run-dir", str(run), "--no-progress",
                  "--max-steps", "1", "--set", "pinn.test_points=200"]) == 0
