@@ -15,7 +15,8 @@ Methods: ``firstorder-autodiff`` (exact derivatives and gradients), ``firstorder
 optimizer, Stein derivatives: forward evaluations only), ``bpfree-sparse-grid-finetune`` (the same
 with 100 points per step, started from the ``bpfree-sparse-grid`` run's parameters; its entry
 counts the queries and time of both), ``bpfree-sparse-grid-polish`` (a third phase at a lower
-rate, started from the fine-tuning run; its entry counts all three), and the diagnostic
+rate, started from the fine-tuning run; its entry counts all three), ``bpfree-sparse-grid-polish2``
+(a fourth with 20 directions per step, started from the third; counts all four), and the diagnostic
 ``zo-autodiff`` (the zeroth-order optimizer on the loss with exact derivatives).
 """
 
@@ -40,10 +41,12 @@ RUNS = {
     ("hjb20", "zo-autodiff"): ("hjb20_zo_exact", None),
     ("hjb20", "bpfree-sparse-grid-finetune"): ("hjb20_finetune", 1e-3),
     ("hjb20", "bpfree-sparse-grid-polish"): ("hjb20_polish", 1e-3),
+    ("hjb20", "bpfree-sparse-grid-polish2"): ("hjb20_polish2", 1e-3),
 }
 #: fine-tuning runs -> the method whose run (its ``run_dir`` in pinn.json) they start from
 STARTS_FROM = {("hjb20", "bpfree-sparse-grid-finetune"): "bpfree-sparse-grid",
-               ("hjb20", "bpfree-sparse-grid-polish"): "bpfree-sparse-grid-finetune"}
+               ("hjb20", "bpfree-sparse-grid-polish"): "bpfree-sparse-grid-finetune",
+               ("hjb20", "bpfree-sparse-grid-polish2"): "bpfree-sparse-grid-polish"}
 
 
 def run_one(problem: str, method: str, run_root: Path, extra: list[str],
