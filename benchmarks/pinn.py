@@ -87,6 +87,37 @@ def run_one(problem: str, method: str, run_root: Path, extra: list[str],
     return entry
 
 
+def chain_records(problem: str, method: str, entries: dict) -> list[dict]:
+    """The metrics of a run and of the runs it started from, as one log.
+
+    Steps and queries count from the first run of the chain (a run's ``init_from`` holds the
+    totals it started with), so the phases line up on one axis.
+    """
+    run_dirs, key = [], (problem, method)
+    while key is not None:
+        run_dirs.append(Path(entries[key]["run_dir"]))
+        start = STARTS_FROM.get(key)
+        key = None if start is None else (problem, start)
+    records = []
+    for run_dir in reversed(run_dirs):
+        init = json.loads((ROOT / run_dir / "result.json").read_text()).get("init_from") or {}
+        for line in (ROOT / run_dir / "metrics.jsonl").read_text().splitlines():
+            record = json.loads(line)
+            records.append({**record, "step": record["step"] + init.get("steps", 0),
+                            "queries": record["queries"] + init.get("queries", 0)})
+    return records
+
+
+def plot_chain(problem: str, method: str, entries: dict) -> Path:
+    """Draw the training curve of a chained run, all its phases, to ``docs/img``."""
+    from ttzo.train.plot import plot_training_curve
+
+    path = ROOT / "docs" / "img" / f"{problem}_bpfree_curve.png"
+    plot_training_curve(chain_records(problem, method, entries), path,
+                        title=f"{problem} {method} (all phases)")
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", metavar="PROBLEM:METHOD",
@@ -103,6 +134,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, help="passed to ttzo train")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="config overrides passed to ttzo train")
+    parser.add_argument("--plot-only", action="store_true",
+                        help="only redraw docs/img/PROBLEM_bpfree_curve.png from the recorded "
+                        "runs of the --only run and those it started from")
     args = parser.parse_args()
     chosen = [tuple(s.split(":", 1)) for s in args.only] if args.only else list(RUNS)
     unknown = [c for c in chosen if c not in RUNS]
@@ -123,12 +157,18 @@ def main() -> int:
         previous = json.loads(path.read_text())["entries"] if path.exists() else []
         return {(e["problem"], e["method"]): e for e in previous}
 
+    if args.plot_only:
+        for problem, method in chosen:
+            print(plot_chain(problem, method, recorded()))
+        return 0
     for problem, method in chosen:
         entry = run_one(problem, method, Path(args.run_root), extra, args.run_name, recorded())
         entries = recorded()
         entries[(problem, method)] = entry
         write_result("pinn", {"command": "python benchmarks/pinn.py [--only PROBLEM:METHOD ...]",
                               "entries": [entries[k] for k in RUNS if k in entries]})
+        if (problem, method) in STARTS_FROM:
+            print("curve:", plot_chain(problem, method, entries), flush=True)
         rel = "not evaluated yet" if entry["rel_l2"] is None else f"{entry['rel_l2']:.3e}"
         print(f"{problem} {method}: relative L2 {rel}, "
               f"{entry['forward_queries']:,} queries, {entry['wall_time_s']:.0f} s", flush=True)
