@@ -128,8 +128,8 @@ def test_stein_and_autodiff_gradients_match_finite_differences(name, rng):
     x = problem.domain.sample(rng, 5)
     boundary = [BoundaryBatch.of(bc, bc.sample(rng, 4)) for bc in problem.boundary]
     objectives = [SteinPinnObjective(net, sparse_grid_stencil(problem.dim, problem.sigma, 3,
-                                                              problem.space), x, boundary),
-                  AutodiffPinnObjective(net, x, boundary)]
+                                                              problem.space, form), x, boundary)
+                  for form in ("stein", "heat")] + [AutodiffPinnObjective(net, x, boundary)]
     for objective in objectives:
         grad, loss = objective.gradient(theta)
         assert loss == pytest.approx(objective.loss(theta))
@@ -141,14 +141,15 @@ def test_stein_and_autodiff_gradients_match_finite_differences(name, rng):
             assert grad[i] == pytest.approx(fd, rel=1e-4, abs=1e-6)
 
 
-def test_stein_fields_approach_autodiff_fields_as_sigma_shrinks(rng):
+@pytest.mark.parametrize("laplacian", ["stein", "heat"])
+def test_stein_fields_approach_autodiff_fields_as_sigma_shrinks(rng, laplacian):
     problem = get_problem("hjb5")
     net, theta = small_net(problem)
     x = problem.domain.sample(rng, 6)
     exact = AutodiffPinnObjective(net, x).fields(theta)
     errors = []
     for sigma in (0.1, 0.01):
-        st = sparse_grid_stencil(problem.dim, sigma, 3, problem.space)
+        st = sparse_grid_stencil(problem.dim, sigma, 3, problem.space, laplacian)
         f = SteinPinnObjective(net, st, x).fields(theta)
         errors.append(np.abs(f.lap - exact.lap).max())
         np.testing.assert_allclose(f.grad, exact.grad, atol=30 * sigma**2)
@@ -161,6 +162,10 @@ def test_query_counts_and_evaluations():
     x = problem.domain.sample(np.random.default_rng(0), 3)
     objective = SteinPinnObjective(net, sparse_grid_stencil(21, 0.1, 3, problem.space), x)
     assert objective.evaluations_per_query == 3 * 925
+    # the heat Laplacian's wider grid shares the centre and the time axis's points
+    heat = SteinPinnObjective(net, sparse_grid_stencil(21, 0.1, 3, problem.space, "heat"), x)
+    assert objective.evaluations_per_query < heat.evaluations_per_query < 3 * (2 * 925 - 1)
+    assert heat.evaluations_per_query == 3 * heat.stencil.points_per_estimate
     objective.loss(theta)
     objective.loss(theta)
     assert objective.queries == 2
@@ -197,6 +202,7 @@ def test_monte_carlo_task_shares_noise_within_a_step_and_redraws_across_steps():
     ({"problem": "hjb20", "derivatives": "finite"}, "derivatives must be one of"),
     ({"problem": "hjb20", "level": 0}, r"level must be a positive integer, not 0"),
     ({"problem": "hjb20", "sigma": -1.0}, r"sigma must be positive, not -1.0"),
+    ({"problem": "hjb20", "laplacian": "fd"}, r"laplacian must be one of stein, heat, not 'fd'"),
     ({"problem": "hjb20", "colour": 1}, r"unknown setting\(s\) \['colour'\]"),
     ({}, "needs a problem"),
 ])

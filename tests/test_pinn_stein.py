@@ -69,6 +69,73 @@ def test_sine_with_small_radius_matches_closed_form(rng):
     np.testing.assert_allclose(fields.lap, -np.sin(x @ a) * (a @ a) * damp, rtol=2e-2, atol=1e-3)
 
 
+def quintic(x):
+    """A degree-5 polynomial over coordinates 0-2 plus time-like coordinate 3 (D = 4)."""
+    x0, x1, x2, x3 = x.T
+    return x0**4 * x1 + x0**2 * x1**2 * x2 + x1**3 + x0**2 * x3**2 + x3**4 * x2
+
+
+def quintic_smoothed_laplacian(x, s):
+    """Laplacian over coordinates 0-2 of ``quintic`` smoothed in all four (exact math).
+
+    ``lap_S u_s = E[lap_S u(x + s z)]``, and ``lap_S u = 12 x0^2 x1 + 2 x1^2 x2 + 2 x0^2 x2
+    + 6 x1 + 2 x3^2``; with ``E[(x_i + s z)^2] = x_i^2 + s^2`` and independent coordinates.
+    """
+    x0, x1, x2, x3 = x.T
+    s2 = s**2
+    return (12 * (x0**2 + s2) * x1 + 2 * (x1**2 + s2) * x2 + 2 * (x0**2 + s2) * x2 + 6 * x1
+            + 2 * (x3**2 + s2))
+
+
+@pytest.mark.parametrize("sigma", [0.1, 0.5])
+def test_heat_laplacian_of_a_quintic_is_exact_at_level_3(rng, sigma):
+    x = rng.uniform(-1, 1, (6, 4))
+    exact = quintic_smoothed_laplacian(x, sigma)
+    heat = sparse_grid_stencil(4, sigma, 3, range(3), laplacian="heat").estimate(quintic, x)
+    np.testing.assert_allclose(heat.lap, exact, atol=1e-8)
+    # the Stein weights (|z|^2 - D) / s^2 take the rule to degree 7 here: not exact
+    stein = sparse_grid_stencil(4, sigma, 3, range(3)).estimate(quintic, x)
+    assert np.abs(stein.lap - exact).max() > 1e-2
+    # value, gradient and second derivatives are the Stein stencil's (the same grid points)
+    np.testing.assert_allclose(heat.u, stein.u, atol=1e-12)
+    np.testing.assert_allclose(heat.grad, stein.grad, atol=1e-9)
+    np.testing.assert_allclose(heat.second(0, 2), stein.second(0, 2), atol=1e-8)
+
+
+def test_heat_laplacian_error_is_the_s4_term_on_a_sine(rng):
+    dim, s = 6, 0.2
+    a = rng.uniform(-1, 1, dim)
+    x = rng.uniform(0, 1, (5, dim))
+    fields = sparse_grid_stencil(dim, s, 4, laplacian="heat").estimate(lambda p: np.sin(p @ a), x)
+    exact = -np.sin(x @ a) * (a @ a) * np.exp(-(s**2) * (a @ a) / 2)
+    # (u_{sqrt2 s} - u) / s^2 - lap u_s = s^4 lap^3 u / 24 + O(s^6) for u = sin(a.x)
+    expected = s**4 / 24 * (-(a @ a) ** 3) * np.sin(x @ a)
+    np.testing.assert_allclose(fields.lap - exact, expected, rtol=0.1, atol=1e-8)
+
+
+def test_heat_stencil_points_are_shared_once():
+    full = sparse_grid_stencil(5, 0.1, 3, laplacian="heat")
+    base = sparse_grid_stencil(5, 0.1, 3)
+    # every coordinate smoothed: the wide grid's points are new except the centre
+    assert full.points_per_estimate == 2 * base.points_per_estimate - 1
+    assert np.all(full.point_offsets[0] == 0)
+    assert len(np.unique(full.point_offsets, axis=0)) == full.points_per_estimate
+    # a time-like coordinate: its axis points repeat in the wide grid and become the narrow one
+    part = sparse_grid_stencil(5, 0.1, 3, range(4), laplacian="heat")
+    assert base.points_per_estimate < part.points_per_estimate < full.points_per_estimate
+    assert abs(part.coefficients("lap").sum()) < 1e-9 and abs(part.coefficients("value").sum()
+                                                               - 1) < 1e-12
+
+
+def test_monte_carlo_heat_laplacian_converges(rng):
+    x = rng.uniform(-1, 1, (3, 4))
+    exact = quintic_smoothed_laplacian(x, 0.2)
+    errors = [np.mean([np.abs(monte_carlo_stencil(4, 0.2, n, np.random.default_rng(seed),
+                                                  range(3), "heat").estimate(quintic, x).lap
+                              - exact).mean() for seed in range(8)]) for n in (16, 4096)]
+    assert errors[1] < errors[0] / 6
+
+
 def test_monte_carlo_converges_and_is_unbiased_on_a_quadratic(rng):
     u, smoothed = cubic(4, rng)
     x = rng.uniform(-1, 1, (3, 4))
@@ -99,6 +166,7 @@ def test_stencil_sizes_and_centre():
     (lambda: monte_carlo_stencil(3, 0.1, 0, np.random.default_rng(0)),
      "at least one sample, not 0"),
     (lambda: SteinStencil(np.ones((2, 2)), np.ones(2), 0.1, (0,), "x"), "first offset must be"),
+    (lambda: sparse_grid_stencil(3, 0.1, laplacian="fd"), "'stein' or 'heat', not 'fd'"),
 ])
 def test_invalid_stencils_name_the_value(make, message):
     with pytest.raises(ValueError, match=message):

@@ -89,7 +89,7 @@ class SteinPinnObjective(_PinnObjective):
             raise ValueError(f"a stencil in {stencil.dim} dimensions does not fit problem "
                              f"{self.problem.name!r} in {self.problem.dim}")
         self.stencil = stencil
-        self._offsets = stencil.sigma * stencil.offsets
+        self._offsets = stencil.sigma * stencil.point_offsets
         self._points = stencil.points(self.x).reshape(-1, self.problem.dim)
 
     @property

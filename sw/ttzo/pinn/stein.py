@@ -12,6 +12,16 @@ a quadrature rule (the sparse grid: deterministic, exact for low-degree polynomi
 Carlo samples with antithetic pairs. Coefficients are written in centred form (the centre's
 value subtracted), which changes nothing for a rule that integrates the second moments exactly
 and is the variance-reduced antithetic estimator for Monte Carlo.
+
+The Laplacian has a second form, from the heat equation instead of Stein's lemma: smoothing is
+the heat flow in ``s^2`` (``d u_s / d(s^2) = lap u_s / 2``), so the central difference
+
+- ``lap u_s(x) ~ (u_{sqrt(2) s}(x) - u(x)) / s^2``  (error ``s^4 lap^3 u / 24``)
+
+needs only smoothed *values*, which a quadrature rule integrates to two degrees more than the
+Stein weights ``|z|^2 - D`` allow: with the level-L sparse grid it is exact for polynomials of
+degree ``2 L - 1`` instead of ``2 L - 3``. Its points are the rule's at radius ``sqrt(2) s``,
+so a stencil with it holds both sets (``laplacian="heat"``).
 """
 
 from __future__ import annotations
@@ -63,6 +73,10 @@ class SteinStencil:
     space : tuple of int
         Coordinates the Laplacian sums over.
     name : str
+    laplacian : {"stein", "heat"}
+        The Laplacian's form: Stein weights on the offsets, or the heat-equation difference of
+        the smoothed value at radius ``sqrt(2) s`` (smoothing only the ``space`` coordinates
+        wider) and at radius 0 in them; its points join the stencil's, shared ones once.
     """
 
     offsets: np.ndarray
@@ -70,6 +84,7 @@ class SteinStencil:
     sigma: float
     space: tuple[int, ...]
     name: str
+    laplacian: str = "stein"
 
     def __post_init__(self) -> None:
         if not self.sigma > 0:
@@ -82,11 +97,28 @@ class SteinStencil:
         bad = [i for i in self.space if not 0 <= i < self.dim]
         if bad:
             raise ValueError(f"space coordinates {bad} are outside 0..{self.dim - 1}")
+        if self.laplacian not in ("stein", "heat"):
+            raise ValueError(f"the Laplacian's form must be 'stein' or 'heat', not "
+                             f"{self.laplacian!r}")
         w, z, s = self.weights, self.offsets, self.sigma
         value = w.copy()
         grad = _centred((w[:, None] * z) / s)
-        zs = z[:, list(self.space)]
-        lap = _centred(w * ((zs**2).sum(axis=1) - len(self.space)) / s**2)
+        space = list(self.space)
+        if self.laplacian == "stein":
+            lap = _centred(w * ((z[:, space] ** 2).sum(axis=1) - len(space)) / s**2)
+            points, rows = z, np.arange(len(z))
+        else:
+            wide, narrow = z.copy(), z.copy()
+            wide[:, space] *= np.sqrt(2.0)
+            narrow[:, space] = 0.0
+            zero = np.zeros_like(w)
+            points, rows, (value, grad, lap) = _merge(
+                np.vstack([z, wide, narrow]),
+                [np.concatenate([value, zero, zero]),
+                 np.concatenate([grad, np.zeros_like(grad), np.zeros_like(grad)]),
+                 np.concatenate([zero, w, -w]) / s**2])
+        object.__setattr__(self, "_points", points)
+        object.__setattr__(self, "_rows", rows)  # where the offsets sit among the points
         object.__setattr__(self, "_coef", {"value": value, "grad": grad, "lap": lap})
 
     @property
@@ -94,9 +126,16 @@ class SteinStencil:
         return self.offsets.shape[1]
 
     @property
+    def point_offsets(self) -> np.ndarray:
+        """Offsets of all stencil points ``(J, D)``, in units of ``s`` (the offsets, and with
+        the heat Laplacian its wider and narrower points too)."""
+        return self._points
+
+    @property
     def points_per_estimate(self) -> int:
-        """Forward evaluations per point (the stencil size ``J``)."""
-        return self.offsets.shape[0]
+        """Forward evaluations per point (the stencil size ``J``; with the heat Laplacian more
+        than the offsets)."""
+        return self._points.shape[0]
 
     def points(self, x: np.ndarray) -> np.ndarray:
         """Stencil points ``x_p + s z_j`` of shape ``(P, J, D)``."""
@@ -104,7 +143,7 @@ class SteinStencil:
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise ValueError(f"points of shape {x.shape} do not fit a stencil in {self.dim} "
                              "dimensions")
-        return x[:, None, :] + self.sigma * self.offsets[None, :, :]
+        return x[:, None, :] + self.sigma * self._points[None, :, :]
 
     def coefficients(self, quantity: str) -> np.ndarray:
         """Coefficients of ``value`` ``(J,)``, ``grad`` ``(J, D)`` or ``lap`` ``(J,)``."""
@@ -113,8 +152,10 @@ class SteinStencil:
     def second_coefficients(self, i: int, k: int) -> np.ndarray:
         """Coefficients ``(J,)`` of ``d2 u_s / dx_i dx_k``."""
         z = self.offsets
-        return _centred(self.weights * (z[:, i] * z[:, k] - (1.0 if i == k else 0.0))
-                        / self.sigma**2)
+        coef = np.zeros(self.points_per_estimate)
+        coef[self._rows] = _centred(self.weights * (z[:, i] * z[:, k] - (1.0 if i == k else 0.0))
+                                    / self.sigma**2)
+        return coef
 
     def fields(self, x: np.ndarray, values: np.ndarray) -> Fields:
         """Estimates at ``x`` (``(P, D)``) from ``values`` = ``u`` at :meth:`points` ``(P, J)``."""
@@ -138,17 +179,42 @@ def _centred(coef: np.ndarray) -> np.ndarray:
     return coef
 
 
+def _merge(points: np.ndarray, coefs: list[np.ndarray]
+           ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Merge repeated points, adding their coefficients; the centre stays row 0.
+
+    Returns the distinct points, the row of each of the first ``len(points) // 3`` inputs (the
+    offsets) among them, and the merged coefficients.
+    """
+    distinct, where = np.unique(points, axis=0, return_inverse=True)
+    where = where.reshape(-1)
+    centre = int(where[0])  # input row 0 is the centre: move it to the front
+    order = np.concatenate([[centre], np.delete(np.arange(len(distinct)), centre)])
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    where = rank[where]
+    merged = []
+    for c in coefs:
+        out = np.zeros((len(distinct),) + c.shape[1:])
+        np.add.at(out, where, c)
+        merged.append(out)
+    return distinct[order], where[: len(points) // 3], merged
+
+
 def _space(dim: int, space: Sequence[int] | None) -> tuple[int, ...]:
     return tuple(range(dim)) if space is None else tuple(int(i) for i in space)
 
 
 def sparse_grid_stencil(dim: int, sigma: float, level: int = 3,
-                        space: Sequence[int] | None = None) -> SteinStencil:
+                        space: Sequence[int] | None = None,
+                        laplacian: str = "stein") -> SteinStencil:
     """Stein estimates from the Smolyak sparse grid of ``level`` (see :mod:`.quadrature`).
 
     Level 3 (the default) integrates the fourth moments the Laplacian estimate needs exactly;
     the estimates of a polynomial of degree up to ``2 * level - 3`` (gradient) and
-    ``2 * level - 3`` (second derivatives) equal the smoothed function's exactly.
+    ``2 * level - 3`` (second derivatives) equal the smoothed function's exactly. With
+    ``laplacian="heat"`` the Laplacian is exact up to degree ``2 * level - 1``, for about twice
+    the points (see the module's docstring).
     """
     rule: QuadratureRule = sparse_grid(dim, level)
     order = np.argsort(np.abs(rule.nodes).sum(axis=1), kind="stable")  # centre first
@@ -157,11 +223,13 @@ def sparse_grid_stencil(dim: int, sigma: float, level: int = 3,
         nodes = np.vstack([np.zeros((1, dim)), nodes])
         weights = np.concatenate([[0.0], weights])
     return SteinStencil(nodes, weights, float(sigma), _space(dim, space),
-                        f"sparse-grid L{level}")
+                        f"sparse-grid L{level}" + (", heat Laplacian" if laplacian == "heat"
+                                                   else ""), laplacian)
 
 
 def monte_carlo_stencil(dim: int, sigma: float, samples: int, rng: np.random.Generator,
-                        space: Sequence[int] | None = None) -> SteinStencil:
+                        space: Sequence[int] | None = None,
+                        laplacian: str = "stein") -> SteinStencil:
     """Monte Carlo Stein estimates from ``samples`` antithetic pairs ``+-z`` (``2 N + 1`` points).
 
     Draw a new stencil whenever fresh noise is wanted; keep one stencil for all queries that
@@ -173,4 +241,5 @@ def monte_carlo_stencil(dim: int, sigma: float, samples: int, rng: np.random.Gen
     offsets = np.vstack([np.zeros((1, dim)), z, -z])
     weights = np.concatenate([[0.0], np.full(2 * int(samples), 0.5 / samples)])
     return SteinStencil(offsets, weights, float(sigma), _space(dim, space),
-                        f"Monte Carlo {samples}x2")
+                        f"Monte Carlo {samples}x2" + (", heat Laplacian" if laplacian == "heat"
+                                                      else ""), laplacian)

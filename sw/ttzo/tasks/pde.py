@@ -29,6 +29,7 @@ from ..zo.directions import query_seed
 __all__ = ["PinnSettings", "PDETask", "DERIVATIVES"]
 
 DERIVATIVES = ("sparse-grid", "monte-carlo", "autodiff")
+LAPLACIANS = ("stein", "heat")  # forms of the Stein stencil's Laplacian (ttzo.pinn.stein)
 _VALIDATION_KEY = 0xFFFFFFFF  # Monte Carlo draw of the validation loss, fixed for the run
 
 
@@ -46,6 +47,9 @@ class PinnSettings:
         Sparse-grid level (3 integrates the fourth moments the Laplacian needs).
     samples : int
         Monte Carlo antithetic pairs per point.
+    laplacian : str
+        The Stein stencil's Laplacian: ``stein`` (Stein weights) or ``heat`` (the heat-equation
+        difference of smoothed values; exact to two more degrees, about twice the points).
     sigma : float or None
         Smoothing radius; ``None`` takes the problem's.
     pool : int
@@ -65,6 +69,7 @@ class PinnSettings:
     derivatives: str = "sparse-grid"
     level: int = 3
     samples: int = 256
+    laplacian: str = "stein"
     sigma: float | None = None
     pool: int = 100_000
     val_points: int = 200
@@ -82,6 +87,9 @@ class PinnSettings:
                 raise ValueError(f"[pinn] {key} must be a positive integer, not {value!r}")
         if self.sigma is not None and not self.sigma > 0:
             raise ValueError(f"[pinn] sigma must be positive, not {self.sigma!r}")
+        if self.laplacian not in LAPLACIANS:
+            raise ValueError(f"[pinn] laplacian must be one of {', '.join(LAPLACIANS)}, not "
+                             f"{self.laplacian!r}")
 
     @classmethod
     def from_dict(cls, table: Mapping[str, Any]) -> PinnSettings:
@@ -136,11 +144,11 @@ class PDETask:
         if s.derivatives == "sparse-grid":
             if self._grid is None:
                 self._grid = sparse_grid_stencil(self.problem.dim, self.sigma, s.level,
-                                                 self.problem.space)
+                                                 self.problem.space, s.laplacian)
             return self._grid
         rng = np.random.default_rng(query_seed(self.seed, 0x57E1, key))
         return monte_carlo_stencil(self.problem.dim, self.sigma, s.samples, rng,
-                                   self.problem.space)
+                                   self.problem.space, s.laplacian)
 
     def init_params(self, rng: np.random.Generator) -> np.ndarray:
         theta = self.model.init_params(rng)
