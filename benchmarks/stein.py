@@ -1,9 +1,11 @@
 """Sparse-grid vs Monte Carlo Stein estimates at equal forward evaluations.
 
 For smooth test functions whose Gaussian smoothing is known in closed form, compare the
-gradient and Laplacian estimates of the level-3 sparse grid (``2 D^2 + 2 D + 1`` evaluations per
-point) with antithetic Monte Carlo at the same number of evaluations, and find how many
-evaluations Monte Carlo needs to reach the sparse grid's error.
+gradient and Laplacian estimates of the level-3 and level-4 sparse grids (``2 D^2 + 2 D + 1``
+evaluations per point at level 3) with antithetic Monte Carlo at the same number of
+evaluations, and find how many evaluations Monte Carlo needs to reach the sparse grid's error.
+The Laplacian comes in both forms of :mod:`ttzo.pinn.stein` (Stein weights and the heat-equation
+difference) for the grid and for Monte Carlo alike.
 
 Monte Carlo's error falls like ``C / sqrt(N)``; ``C`` is measured from repeated runs at a few
 sizes, and the evaluations needed are ``(C / error_sparse)^2`` (extrapolated where that is
@@ -69,48 +71,81 @@ def errors(stencil, fn: TestFunction, x: np.ndarray) -> tuple[float, float]:
             float(np.sqrt(((f.lap - lap) ** 2).mean() / (lap**2).mean())))
 
 
+LAPLACIANS = ("stein", "heat")  # the two forms of the Laplacian (ttzo.pinn.stein)
+
+
+def needed_evaluations(const: float, error: float) -> float:
+    """Evaluations (``2 N + 1``) Monte Carlo with error ``const / sqrt(N)`` needs for ``error``."""
+    return (const / error) ** 2 * 2 + 1
+
+
 def run(dims, levels, repeats: int, points: int, max_pairs: int) -> list[dict]:
     rows = []
     for dim, make, level in ((d, m, lv) for d in dims for m in (sine, bump) for lv in levels):
         rng = np.random.default_rng(dim)
         x = rng.uniform(0, 1, (points, dim))
         fn = make(dim, rng)
-        grid = sparse_grid_stencil(dim, SIGMA, level)
-        evals = grid.points_per_estimate
-        sg_grad, sg_lap = errors(grid, fn, x)
+        # each quantity on its own points: the gradient (and the Stein Laplacian) on the grid
+        # at radius s, the heat Laplacian on the grid at sqrt(2) s; both have J points
+        grid = {form: errors(sparse_grid_stencil(dim, SIGMA, level, laplacian=form), fn, x)
+                for form in LAPLACIANS}
+        evals = sparse_grid_stencil(dim, SIGMA, level).points_per_estimate
+        sg_grad = grid["stein"][0]
         pairs_equal = (evals - 1) // 2
         sizes = sorted({pairs_equal} | {p for p in (4 * pairs_equal, 64 * pairs_equal)
                                          if p <= max_pairs})
-        mc = {}
-        for pairs in sizes:
+        mc = {form: {} for form in LAPLACIANS}
+        for form, pairs in ((f, p) for f in LAPLACIANS for p in sizes):
             runs = np.array([errors(monte_carlo_stencil(dim, SIGMA, pairs,
-                                                        np.random.default_rng(seed)), fn, x)
+                                                        np.random.default_rng(seed),
+                                                        laplacian=form), fn, x)
                              for seed in range(repeats)])
-            mc[pairs] = np.sqrt((runs**2).mean(axis=0))  # RMS over repeats
+            mc[form][pairs] = np.sqrt((runs**2).mean(axis=0))  # RMS over repeats
         # C = error * sqrt(pairs), from the largest run (least small-sample bias)
         big = sizes[-1]
-        const = mc[big] * np.sqrt(big)
-        needed = [(const[k] / err) ** 2 * 2 + 1 for k, err in enumerate((sg_grad, sg_lap))]
+        const = {form: mc[form][big] * np.sqrt(big) for form in LAPLACIANS}
+        best_lap = min(LAPLACIANS, key=lambda form: grid[form][1])
+        need_grad = needed_evaluations(const["stein"][0], sg_grad)
+        # the issue's comparison: Monte Carlo Stein (Stein-weight Laplacian, antithetic pairs)
+        need_lap = {form: needed_evaluations(const["stein"][1], grid[form][1])
+                    for form in LAPLACIANS}
+        # and against the better Monte Carlo Laplacian (its heat form is far better)
+        need_lap_best_mc = min(needed_evaluations(const[f][1], grid[best_lap][1])
+                               for f in LAPLACIANS)
+        ratio = {"grad": need_grad / evals, "lap": need_lap["stein"] / evals,
+                 "lap_heat": need_lap["heat"] / evals,
+                 "lap_best_vs_best_mc": need_lap_best_mc / evals}
         rows.append({
             "dim": dim, "function": fn.name, "sigma": SIGMA, "level": level,
             "sparse_grid_evaluations": evals,
-            "sparse_grid_grad_error": sg_grad, "sparse_grid_lap_error": sg_lap,
-            "mc_equal_evaluations_grad_error": float(mc[pairs_equal][0]),
-            "mc_equal_evaluations_lap_error": float(mc[pairs_equal][1]),
+            "sparse_grid_grad_error": sg_grad, "sparse_grid_lap_error": grid["stein"][1],
+            "sparse_grid_heat_lap_error": grid["heat"][1], "best_grid_laplacian": best_lap,
+            "mc_equal_evaluations_grad_error": float(mc["stein"][pairs_equal][0]),
+            "mc_equal_evaluations_lap_error": float(mc["stein"][pairs_equal][1]),
+            "mc_equal_evaluations_heat_lap_error": float(mc["heat"][pairs_equal][1]),
             "mc_sizes_run": [2 * p + 1 for p in sizes],
-            "mc_errors_run": {str(2 * p + 1): [float(v) for v in mc[p]] for p in sizes},
-            "mc_evaluations_for_grid_grad_error": float(needed[0]),
-            "mc_evaluations_for_grid_lap_error": float(needed[1]),
-            "ratio_grad": float(needed[0] / evals),
-            "ratio_lap": float(needed[1] / evals),
-            "extrapolated": bool(max(needed) > 2 * big + 1),
-            "met": bool(min(needed) / evals >= 10.0),
+            "mc_errors_run": {form: {str(2 * p + 1): [float(v) for v in mc[form][p]]
+                                     for p in sizes} for form in LAPLACIANS},
+            "mc_evaluations_for_grid_grad_error": float(need_grad),
+            "mc_evaluations_for_grid_lap_error": float(need_lap["stein"]),
+            "mc_evaluations_for_grid_heat_lap_error": float(need_lap["heat"]),
+            "ratio_grad": float(ratio["grad"]), "ratio_lap": float(ratio["lap"]),
+            "ratio_lap_heat": float(ratio["lap_heat"]),
+            "ratio_lap_vs_best_mc": float(ratio["lap_best_vs_best_mc"]),
+            "extrapolated": bool(max(need_grad, *need_lap.values(), need_lap_best_mc)
+                                 > 2 * big + 1),
+            # the target against Monte Carlo Stein, the grid's better Laplacian form
+            "met": bool(min(ratio["grad"], max(ratio["lap"], ratio["lap_heat"])) >= 10.0),
+            "met_vs_best_mc": bool(min(ratio["grad"], ratio["lap_best_vs_best_mc"]) >= 10.0),
         })
         r = rows[-1]
         print(f"D={dim:3d} L{level} {fn.name:26s} grid {evals:5d} evals: grad {sg_grad:.2e} "
-              f"lap {sg_lap:.2e} | MC same evals: grad {r['mc_equal_evaluations_grad_error']:.2e}"
-              f" lap {r['mc_equal_evaluations_lap_error']:.2e} | MC needs x{r['ratio_grad']:.3g}"
-              f" (grad), x{r['ratio_lap']:.3g} (lap)", flush=True)
+              f"lap {grid['stein'][1]:.2e} heat lap {grid['heat'][1]:.2e} | MC same evals: "
+              f"grad {r['mc_equal_evaluations_grad_error']:.2e} lap "
+              f"{r['mc_equal_evaluations_lap_error']:.2e} heat lap "
+              f"{r['mc_equal_evaluations_heat_lap_error']:.2e} | MC needs x{r['ratio_grad']:.3g}"
+              f" (grad), x{r['ratio_lap']:.3g} (lap), x{r['ratio_lap_heat']:.3g} (heat lap), "
+              f"x{r['ratio_lap_vs_best_mc']:.3g} (best lap vs best MC)", flush=True)
     return rows
 
 
@@ -123,21 +158,27 @@ def main(argv=None) -> int:
     parser.add_argument("--max-pairs", type=int, default=20000)
     args = parser.parse_args(argv)
     rows = run(args.dims, args.levels, args.repeats, args.points, args.max_pairs)
-    worst = min(min(r["ratio_grad"], r["ratio_lap"]) for r in rows)
     # per dimension and function, the better of the levels run (a user picks the level)
-    best: dict[tuple, float] = {}
+    best: dict[tuple, list[float]] = {}
     for r in rows:
         key = (r["dim"], r["function"])
-        best[key] = max(best.get(key, 0.0), min(r["ratio_grad"], r["ratio_lap"]))
+        grid_vs_mc_stein = min(r["ratio_grad"], max(r["ratio_lap"], r["ratio_lap_heat"]))
+        grid_vs_best_mc = min(r["ratio_grad"], r["ratio_lap_vs_best_mc"])
+        old = best.get(key, [0.0, 0.0])
+        best[key] = [max(old[0], grid_vs_mc_stein), max(old[1], grid_vs_best_mc)]
+    worst = min(v[0] for v in best.values())
     path = write_result("stein", {
         "command": "python benchmarks/stein.py " + " ".join(sys.argv[1:] if argv is None
                                                             else argv),
         "sigma": SIGMA, "length_scale": LENGTH,
         "rows": rows, "smallest_ratio": worst, "target_ratio": 10.0,
-        "best_level_ratio": [{"dim": d, "function": f, "ratio": v} for (d, f), v in best.items()],
-        "met": bool(min(best.values()) >= 10.0),
+        "best_level_ratio": [{"dim": d, "function": f, "ratio": v[0], "ratio_vs_best_mc": v[1]}
+                             for (d, f), v in best.items()],
+        "met": bool(worst >= 10.0),
+        "met_vs_best_mc": bool(min(v[1] for v in best.values()) >= 10.0),
     })
-    print(f"smallest evaluation ratio (Monte Carlo / sparse grid): {worst:.3g}; wrote {path}")
+    print(f"smallest evaluation ratio (Monte Carlo Stein / sparse grid, better level): "
+          f"{worst:.3g}; wrote {path}")
     return 0
 
 
