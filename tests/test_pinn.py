@@ -262,13 +262,14 @@ def test_shipped_pde_configs_parse_and_hjb20_takes_a_step(tmp_path):
 
     shipped = {p.stem: load_config(p) for p in builtin_config("hjb20").parent.glob("*.toml")
                if not p.stem.startswith("mnist")}
-    assert {"hjb20", "poisson2d", "heat100", "hjb20_finetune", "hjb20_polish"} <= set(shipped)
+    assert {"hjb20", "poisson2d", "heat100", "hjb20_finetune", "hjb20_polish",
+            "hjb20_polish2"} <= set(shipped)
     for name, cfg in shipped.items():
         assert cfg.pinn.problem == name.split("_")[0], name
         assert cfg.forward_only == ("firstorder" not in name), name
     assert shipped["hjb20"].model.params == 1929  # the authors' network
     # the fine-tuning phases continue the same network
-    for name in ("hjb20_finetune", "hjb20_polish"):
+    for name in ("hjb20_finetune", "hjb20_polish", "hjb20_polish2"):
         assert shipped[name].model == shipped["hjb20"].model
     run = tmp_path / "hjb"
     assert main(["train", "hjb20", "--quick", "--run-dir", str(run), "--no-progress",
