@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ttzo.pinn.stein import monte_carlo_stencil, sparse_grid_stencil
+from ttzo.pinn.stein import LAPLACIANS, monte_carlo_stencil, sparse_grid_stencil
 
 from common import write_result
 
@@ -69,9 +69,6 @@ def errors(stencil, fn: TestFunction, x: np.ndarray) -> tuple[float, float]:
     grad, lap = fn.smoothed(x)
     return (float(np.sqrt(((f.grad - grad) ** 2).sum() / (grad**2).sum())),
             float(np.sqrt(((f.lap - lap) ** 2).mean() / (lap**2).mean())))
-
-
-LAPLACIANS = ("stein", "heat")  # the two forms of the Laplacian (ttzo.pinn.stein)
 
 
 def needed_evaluations(const: float, error: float) -> float:

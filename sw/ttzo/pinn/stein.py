@@ -33,7 +33,11 @@ import numpy as np
 
 from .quadrature import QuadratureRule, sparse_grid
 
-__all__ = ["SteinStencil", "Fields", "sparse_grid_stencil", "monte_carlo_stencil"]
+__all__ = ["SteinStencil", "Fields", "sparse_grid_stencil", "monte_carlo_stencil",
+           "LAPLACIANS"]
+
+#: The forms of the Laplacian: Stein weights, or the heat-equation difference of smoothed values
+LAPLACIANS = ("stein", "heat")
 
 
 @dataclass(frozen=True)
@@ -97,9 +101,9 @@ class SteinStencil:
         bad = [i for i in self.space if not 0 <= i < self.dim]
         if bad:
             raise ValueError(f"space coordinates {bad} are outside 0..{self.dim - 1}")
-        if self.laplacian not in ("stein", "heat"):
-            raise ValueError(f"the Laplacian's form must be 'stein' or 'heat', not "
-                             f"{self.laplacian!r}")
+        if self.laplacian not in LAPLACIANS:
+            raise ValueError(f"the Laplacian's form must be one of {', '.join(LAPLACIANS)}, "
+                             f"not {self.laplacian!r}")
         w, z, s = self.weights, self.offsets, self.sigma
         value = w.copy()
         grad = _centred((w[:, None] * z) / s)
@@ -201,6 +205,10 @@ def _merge(points: np.ndarray, coefs: list[np.ndarray]
     return distinct[order], where[: len(points) // 3], merged
 
 
+def _name(rule: str, laplacian: str) -> str:
+    return rule if laplacian == "stein" else f"{rule}, {laplacian} Laplacian"
+
+
 def _space(dim: int, space: Sequence[int] | None) -> tuple[int, ...]:
     return tuple(range(dim)) if space is None else tuple(int(i) for i in space)
 
@@ -223,8 +231,7 @@ def sparse_grid_stencil(dim: int, sigma: float, level: int = 3,
         nodes = np.vstack([np.zeros((1, dim)), nodes])
         weights = np.concatenate([[0.0], weights])
     return SteinStencil(nodes, weights, float(sigma), _space(dim, space),
-                        f"sparse-grid L{level}" + (", heat Laplacian" if laplacian == "heat"
-                                                   else ""), laplacian)
+                        _name(f"sparse-grid L{level}", laplacian), laplacian)
 
 
 def monte_carlo_stencil(dim: int, sigma: float, samples: int, rng: np.random.Generator,
@@ -241,5 +248,4 @@ def monte_carlo_stencil(dim: int, sigma: float, samples: int, rng: np.random.Gen
     offsets = np.vstack([np.zeros((1, dim)), z, -z])
     weights = np.concatenate([[0.0], np.full(2 * int(samples), 0.5 / samples)])
     return SteinStencil(offsets, weights, float(sigma), _space(dim, space),
-                        f"Monte Carlo {samples}x2" + (", heat Laplacian" if laplacian == "heat"
-                                                      else ""), laplacian)
+                        _name(f"Monte Carlo {samples}x2", laplacian), laplacian)

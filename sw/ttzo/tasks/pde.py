@@ -23,13 +23,12 @@ from ..pinn.network import PinnNetwork
 from ..pinn.objective import AutodiffPinnObjective, BoundaryBatch, SteinPinnObjective
 from ..pinn.problem import PDEProblem
 from ..pinn.problems import get_problem
-from ..pinn.stein import SteinStencil, monte_carlo_stencil, sparse_grid_stencil
+from ..pinn.stein import LAPLACIANS, SteinStencil, monte_carlo_stencil, sparse_grid_stencil
 from ..zo.directions import query_seed
 
 __all__ = ["PinnSettings", "PDETask", "DERIVATIVES"]
 
 DERIVATIVES = ("sparse-grid", "monte-carlo", "autodiff")
-LAPLACIANS = ("stein", "heat")  # forms of the Stein stencil's Laplacian (ttzo.pinn.stein)
 _VALIDATION_KEY = 0xFFFFFFFF  # Monte Carlo draw of the validation loss, fixed for the run
 
 
