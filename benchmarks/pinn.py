@@ -142,6 +142,8 @@ def main() -> int:
     unknown = [c for c in chosen if c not in RUNS]
     if unknown:
         parser.error(f"unknown runs {unknown}; known: {list(RUNS)}")
+    if args.plot_only and not args.only:
+        parser.error("--plot-only draws the runs chosen with --only")
     if args.run_name and len(chosen) != 1:
         parser.error("--run-name names one run: choose it with --only")
     extra = (["--max-steps", str(args.max_steps)] if args.max_steps else []) + (
