@@ -73,6 +73,9 @@ def test_existing_run_is_not_overwritten_silently(tmp_path, mnist_dir, capsys):
         (["--set", "phases.7.lr=1"], "cannot set 'phases.7.lr'"),
         (["--set", "train.epoch=1"], r"unknown setting\(s\) \['epoch'\]"),
         (["--set", "nonsense"], "--set takes KEY=VALUE"),
+        (["--set", "phases.0.schedule={kind='cosine'}"],
+         r"phases\[0\]\.schedule must be a table .*not \"\{kind='cosine'\}\""),
+        (["--set", "phases.0.estimator=rge"], r"phases\[0\]\.estimator must be a table"),
         (["--config", "/nonexistent.toml"], "does not exist"),
     ],
 )

@@ -133,6 +133,11 @@ def parse_config(raw: Mapping[str, Any], base: Path | None = None) -> RunConfig:
         raise ValueError("config has no [[phases]]")
     for i, entry in enumerate(phases):
         _reject_unknown(f"phases[{i}]", entry, _PHASE_KEYS)
+        for key in ("estimator", "optimizer", "schedule"):
+            if not isinstance(entry.get(key, {}), Mapping):
+                raise ValueError(f"phases[{i}].{key} must be a table (with --set, JSON such as "
+                                 f"{{\"kind\": \"cosine\"}}, or set its keys one by one), not "
+                                 f"{entry[key]!r}")
     cfg = RunConfig(
         raw=raw, model=model, seed=int(raw.get("seed", 0)),
         epochs=float(train.get("epochs", 1)), evals_per_epoch=int(train.get("evals_per_epoch", 1)),
