@@ -17,7 +17,8 @@ with 100 points per step, started from the ``bpfree-sparse-grid`` run's paramete
 counts the queries and time of both), ``bpfree-sparse-grid-polish`` (a third phase at a lower
 rate, started from the fine-tuning run; its entry counts all three), ``bpfree-sparse-grid-polish2``
 (a fourth with 20 directions per step, started from the third; counts all four), and the diagnostic
-``zo-autodiff`` (the zeroth-order optimizer on the loss with exact derivatives).
+``zo-autodiff`` (the zeroth-order optimizer on the loss with exact derivatives);
+``bpfree-monte-carlo`` is heat-100D's BP-free run (Monte Carlo Stein, heat-form Laplacian).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ RUNS = {
     ("hjb20", "bpfree-sparse-grid-finetune"): ("hjb20_finetune", 1e-3),
     ("hjb20", "bpfree-sparse-grid-polish"): ("hjb20_polish", 1e-3),
     ("hjb20", "bpfree-sparse-grid-polish2"): ("hjb20_polish2", 1e-3),
+    ("heat100", "firstorder-autodiff"): ("heat100_firstorder", None),
+    ("heat100", "bpfree-monte-carlo"): ("heat100", None),
 }
 #: fine-tuning runs -> the method whose run (its ``run_dir`` in pinn.json) they start from
 STARTS_FROM = {("hjb20", "bpfree-sparse-grid-finetune"): "bpfree-sparse-grid",

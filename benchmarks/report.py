@@ -404,6 +404,7 @@ _PINN_METHODS = {
     "bpfree-sparse-grid-finetune": "BP-free, then a 100-point fine-tuning phase (totals of both)",
     "bpfree-sparse-grid-polish":
         "BP-free, fine-tuning, then a lower-rate phase (totals of all three)",
+    "bpfree-monte-carlo": "BP-free (ZO), Monte Carlo Stein derivatives, heat-form Laplacian",
     "bpfree-sparse-grid-polish2":
         "BP-free, the three phases above, then 20 directions per step (totals of all four)",
 }
