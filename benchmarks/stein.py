@@ -84,9 +84,10 @@ def run(dims, levels, repeats: int, points: int, max_pairs: int) -> list[dict]:
         fn = make(dim, rng)
         # each quantity on its own points: the gradient (and the Stein Laplacian) on the grid
         # at radius s, the heat Laplacian on the grid at sqrt(2) s; both have J points
-        grid = {form: errors(sparse_grid_stencil(dim, SIGMA, level, laplacian=form), fn, x)
-                for form in LAPLACIANS}
-        evals = sparse_grid_stencil(dim, SIGMA, level).points_per_estimate
+        stencils = {form: sparse_grid_stencil(dim, SIGMA, level, laplacian=form)
+                    for form in LAPLACIANS}
+        grid = {form: errors(stencil, fn, x) for form, stencil in stencils.items()}
+        evals = stencils["stein"].points_per_estimate
         sg_grad = grid["stein"][0]
         pairs_equal = (evals - 1) // 2
         sizes = sorted({pairs_equal} | {p for p in (4 * pairs_equal, 64 * pairs_equal)
