@@ -17,7 +17,7 @@ Data flow of the commands::
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, ResetInserter, Signal, Value, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, ResetInserter, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -25,29 +25,27 @@ from amaranth.lib.wiring import In, Out
 from ttzo.device.config import DeviceConfig
 from ttzo.device.protocol import (
     COEF_BITS,
+    GAUSS_FLAG,
     HEADER_BYTES,
-    HEADER_FIELDS,
     INFO_FIELDS,
     MODE_BITS,
     PARAM_BYTES,
+    REPLY_FIELDS,
     REPLY_HEADER_BYTES,
     Opcode,
     Status,
+    max_frame_bytes,
     pack_fields,
 )
 
 from .bram import READ_LATENCY, BankedMemory, RowStreamer
+from .commands import CommandValidator, header_layout, times
 from .engine import TTMLPEngine, lanes_layout
 from .link import FrameReceiver, FrameSender
 from .stream import add_skid_buffer
 from .update import UpdateUnit
 
-__all__ = ["Accelerator", "header_layout"]
-
-
-def header_layout() -> data.StructLayout:
-    """The command header of :data:`ttzo.device.protocol.HEADER_FIELDS` as a layout."""
-    return data.StructLayout({name: unsigned(width) for name, width in HEADER_FIELDS})
+__all__ = ["Accelerator"]
 
 
 class Accelerator(wiring.Component):
@@ -99,7 +97,7 @@ class Accelerator(wiring.Component):
         in_beats = self.input_groups * in_feat
         param_w = cfg_dev.param_width
 
-        m.submodules.receiver = recv = FrameReceiver(HEADER_BYTES + self.max_data + 2,
+        m.submodules.receiver = recv = FrameReceiver(max_frame_bytes(self.max_data),
                                                        self.block_shapes)
         m.submodules.sender = send = FrameSender()
         m.submodules.engine = engine = self.engine
@@ -156,11 +154,12 @@ class Accelerator(wiring.Component):
         status = Signal(3)
         r_opcode = Signal(8)
         r_seq = Signal(8)
+        r_length = Signal(16)  # the reply's data bytes
+        updates = Signal(32)  # UPDATEs applied since power-on
         count = Signal(16)
         index = Signal(max(16, in_beats.bit_length() + 1, self.index_width + 1))
         gather = Signal(8 * max(beat_bytes, 4))
         got = Signal(range(max(beat_bytes, 4, HEADER_BYTES) + 1))
-        last_seq = Signal(9)  # bit 8: valid
 
         # ``gather`` holds the received bytes but the last, which waits in ``rx_last`` for a
         # cycle: the wide register's enable is then a register (``rx_fired``), not the
@@ -219,9 +218,12 @@ class Accelerator(wiring.Component):
                         with m.If(got == nbytes - 1):
                             m.next = then
 
-        # A reply header byte: opcode, seq, status, 0.
-        reply_byte = Signal(2)
-        reply_bytes = Cat(r_opcode, r_seq, status, Const(0, 8))
+        # The reply header (REPLY_FIELDS), sent byte by byte.
+        reply_byte = Signal(range(REPLY_HEADER_BYTES))
+        reply_values = {"opcode": r_opcode, "seq": r_seq, "status": status, "length": r_length,
+                        "updates": updates}
+        reply_bytes = Cat(*[_zero_extend(reply_values.get(name, Const(0, width)), width)
+                            for name, width in REPLY_FIELDS])
         has_payload = Signal()
 
         # -- parameter write port, shared by WRITE_PARAMS and UPDATE ------------------------------
@@ -267,7 +269,16 @@ class Accelerator(wiring.Component):
         ]
         out_last = Signal(range(self.input_groups * out_feat + 1))  # index of the last beat
         eval_last = Signal.like(out_last)  # the same, computed in PREPARE
-        out_beats = Signal.like(out_last)
+        out_beats = Signal.like(out_last)  # beats taken from the engine
+        taken_all = Signal()  # every beat of the EVAL has been taken
+        # The reply's window: beats to skip, then beats to send; the rest is taken and dropped.
+        # The window's last byte waits until every beat has been taken, so the reply never
+        # ends (and the host never sends its next command) while the engine is still busy.
+        skip_left = Signal(16)  # beats before the window not yet taken
+        win_left = Signal(16)  # window beats not yet taken
+        send_left = Signal(16)  # window beats not yet sent
+        keep = Signal()  # the next beat taken is the window's: load it into out_reg
+        final = Signal()  # out_reg's low byte is the reply's last
         out_reg = Signal(8 * out_beat_bytes)
         out_pos = Signal(range(out_beat_bytes + 1))
         out_full = Signal()
@@ -282,14 +293,15 @@ class Accelerator(wiring.Component):
             m.d.comb += word.eq(results.payload[lane])
             out_words.append(word)
         # The output beat register, outside the state machine: it loads when the engine's
-        # result is taken and shifts down a byte as each leaves from its low byte (a byte
-        # select by out_pos was a 32-way multiplexer on the reply path). Both enables are
-        # flip-flops only: take_result and out_full are set in EVAL alone, and the reply
-        # buffer's ready is a register, so no decode of the executor's state reaches the
-        # enables of its 256 flip-flops.
-        with m.If(results.valid & take_result):
+        # result is taken into the window and shifts down a byte as each leaves from its low
+        # byte (a byte select by out_pos was a 32-way multiplexer on the reply path). Both
+        # enables are functions of flip-flops only: take_result, keep, out_full, final and
+        # taken_all are set in EVAL alone, and the reply buffer's ready is a register, so no
+        # decode of the executor's state reaches the enables of its 256 flip-flops.
+        out_valid = out_full & ~(final & ~taken_all)
+        with m.If(results.valid & take_result & keep):
             m.d.sync += out_reg.eq(Cat(*out_words))
-        with m.Elif(out_full & tx.ready):
+        with m.Elif(out_valid & tx.ready):
             m.d.sync += out_reg.eq(out_reg >> 8)
 
         # -- UPDATE: parameter stream through the update unit -------------------------------------
@@ -322,28 +334,11 @@ class Accelerator(wiring.Component):
                                      & (to_update.payload.index < hi))
             m.d.comb += to_update.payload.bias.eq(is_bias)
 
-        # -- validation ---------------------------------------------------------------------------
-        # End address and expected data lengths are registered in PREPARE, compared in VALIDATE.
-        end_addr = Signal(34)
-        len_params = Signal(range(PARAM_BYTES * 65536))
-        len_beats = Signal(range(beat_bytes * 65536))
-        len_update = Signal(range(6 * 65536))
-
-        def in_range(limit: int):
-            return end_addr <= limit
-
-        checks = {
-            Opcode.INFO: data_len == 0,
-            Opcode.WRITE_PARAMS: in_range(n_params) & (data_len == len_params),
-            Opcode.READ_PARAMS: in_range(n_params) & (data_len == 0),
-            Opcode.LOAD_INPUT: in_range(in_beats) & (data_len == len_beats),
-            Opcode.EVAL: ((data_len == 0) & (hdr.count >= 1) & (hdr.count <= self.input_groups)
-                          & ((hdr.mu != 0) | (hdr.flags[:MODE_BITS] == 0))),
-        }
-        if has_update:
-            checks[Opcode.UPDATE] = ((hdr.count <= self.max_directions) & (hdr.shift < 62)
-                                     & (data_len == len_update))
-        checks_ok = Signal(len(checks))
+        # -- validation: the command table's verdict and reply length, registered ------------------
+        m.submodules.validator = validator = CommandValidator(cfg_dev.sizes())
+        m.d.comb += [validator.header.eq(hdr), validator.data_len.eq(data_len),
+                     validator.updates.eq(updates)]
+        wait = Signal(range(CommandValidator.LATENCY))
         info_rom = pack_fields(INFO_FIELDS, cfg_dev.info())
         info_mem = Memory(shape=8, depth=len(info_rom), init=list(info_rom))
         m.submodules.info_rom = info_mem
@@ -353,7 +348,7 @@ class Accelerator(wiring.Component):
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(recv.frame.valid):
-                    m.d.sync += [got.eq(0), r_opcode.eq(0),
+                    m.d.sync += [got.eq(0), r_opcode.eq(0), r_length.eq(0),
                                  r_seq.eq(0), status.eq(recv.frame.payload.status),
                                  has_payload.eq(0), reply_byte.eq(0)]
                     with m.If(recv.frame.payload.status != Status.OK):
@@ -378,46 +373,31 @@ class Accelerator(wiring.Component):
                 # (a multiplier feeding the feeder's start logic was a critical path). They are
                 # shift-and-add in the fabric: a DSP block, far from the executor, put two long
                 # routes around its own delay.
-                m.d.sync += [end_addr.eq(hdr.addr + hdr.count),
-                             len_params.eq(_times(hdr.count, PARAM_BYTES)),
-                             len_beats.eq(_times(hdr.count, beat_bytes)),
-                             len_update.eq(_times(hdr.count, 6)),
-                             feed_count.eq(_times(hdr.count, in_feat)),
-                             eval_last.eq(_times(hdr.count, out_feat) - 1)]
+                m.d.sync += [feed_count.eq(times(hdr.count, in_feat)),
+                             eval_last.eq(times(hdr.count, out_feat) - 1), wait.eq(0)]
                 m.next = "VALIDATE"
 
-            # The argument checks (adds, compares) are registered before they steer the FSM.
+            # The validator's verdict is ready LATENCY cycles after PREPARE began.
             with m.State("VALIDATE"):
-                m.d.sync += checks_ok.eq(Cat(*checks.values()))
-                m.next = "CHECK"
+                m.d.sync += wait.eq(wait + 1)
+                with m.If(wait == CommandValidator.LATENCY - 2):
+                    m.next = "CHECK"
 
             with m.State("CHECK"):
                 m.d.sync += [r_opcode.eq(hdr.opcode), r_seq.eq(hdr.seq), *count_reset(),
-                             index.eq(hdr.addr), status.eq(Status.OK)]
-                with m.Switch(hdr.opcode):
-                    for position, opcode in enumerate(checks):
-                        ok = checks_ok[position]
-                        with m.Case(opcode):
-                            with m.If(~ok):
-                                m.d.sync += status.eq(Status.BAD_ARGUMENT)
-                                m.next = "REPLY"
-                            with m.Else():
-                                m.next = {
-                                    Opcode.INFO: "REPLY", Opcode.READ_PARAMS: "REPLY",
-                                    Opcode.EVAL: "REPLY", Opcode.WRITE_PARAMS: "WRITE_GATHER",
-                                    Opcode.LOAD_INPUT: "LOAD_GATHER",
-                                    Opcode.UPDATE: "UPDATE_SEEDS",
-                                }[opcode]
-                                if opcode in (Opcode.INFO, Opcode.READ_PARAMS, Opcode.EVAL):
-                                    m.d.sync += has_payload.eq(
-                                        (hdr.count != 0) | (opcode != Opcode.READ_PARAMS))
-                                if opcode == Opcode.UPDATE:
-                                    # a repeated UPDATE (its reply was lost) is not applied twice
-                                    with m.If(last_seq == Cat(hdr.seq, Const(1, 1))):
-                                        m.next = "REPLY"
-                    with m.Default():
-                        m.d.sync += status.eq(Status.BAD_OPCODE)
-                        m.next = "REPLY"
+                             index.eq(hdr.addr), status.eq(validator.status),
+                             r_length.eq(validator.reply_length),
+                             has_payload.eq(validator.reply_length != 0)]
+                m.next = "REPLY"
+                with m.If(validator.status == Status.OK):
+                    with m.Switch(hdr.opcode):
+                        with m.Case(Opcode.WRITE_PARAMS):
+                            m.next = "WRITE_GATHER"
+                        with m.Case(Opcode.LOAD_INPUT):
+                            m.next = "LOAD_GATHER"
+                        if has_update:
+                            with m.Case(Opcode.UPDATE):
+                                m.next = "UPDATE_SEEDS"
 
             # WRITE_PARAMS: two bytes per parameter, then a write to theta and the engine.
             gather_item("WRITE_GATHER", PARAM_BYTES, "WRITE_PUSH")
@@ -443,8 +423,8 @@ class Accelerator(wiring.Component):
             if has_update:
                 # UPDATE: seeds (4 bytes each), coefficients (2 bytes each), then the pass.
                 with m.State("UPDATE_SEEDS"):
-                    m.d.sync += [cfg.gauss.eq(hdr.flags[MODE_BITS + 1]), cfg.count.eq(hdr.count),
-                                 cfg.shift.eq(hdr.shift + Mux(hdr.flags[MODE_BITS + 1], 2, 0))]
+                    m.d.sync += [cfg.gauss.eq(hdr.flags[GAUSS_FLAG]), cfg.count.eq(hdr.count),
+                                 cfg.shift.eq(hdr.shift + Mux(hdr.flags[GAUSS_FLAG], 2, 0))]
                     with m.If(count_done):
                         m.d.sync += count_reset()
                         m.next = "UPDATE_COEFS"
@@ -468,6 +448,7 @@ class Accelerator(wiring.Component):
                                 m.d.sync += [*count_step(), got.eq(0)]
                 with m.State("UPDATE_READ"):
                     with m.If(index == n_params):
+                        m.d.sync += updates.eq(updates + 1)
                         m.next = "REPLY"
                     with m.Else():
                         m.next = "UPDATE_FETCH"
@@ -507,7 +488,10 @@ class Accelerator(wiring.Component):
                             m.next = "READ_ADDR"
                         with m.Else():
                             m.d.sync += [feed_start.eq(1), out_last.eq(eval_last), out_beats.eq(0),
-                                         out_full.eq(0), take_result.eq(1), out_pos.eq(0)]
+                                         out_full.eq(0), take_result.eq(1), out_pos.eq(0),
+                                         taken_all.eq(0), skip_left.eq(hdr.first),
+                                         win_left.eq(hdr.window), send_left.eq(hdr.window),
+                                         keep.eq(hdr.first == 0), final.eq(0)]
                             m.next = "EVAL"
 
             with m.State("INFO"):
@@ -538,35 +522,38 @@ class Accelerator(wiring.Component):
                 with m.Else():
                     m.next = "READ_ADDR"
 
-            # EVAL: the feeder streams groups into the engine; outputs leave byte by byte.
+            # EVAL: the feeder streams groups into the engine; every output beat is taken, the
+            # window's beats leave byte by byte, the others are dropped.
             with m.State("EVAL"):
                 with m.If(results.valid & take_result):
-                    m.d.sync += [out_full.eq(1), take_result.eq(0), out_pos.eq(0)]
-                last_byte = (out_pos == out_beat_bytes - 1) & (out_beats == out_last)
-                m.d.comb += [tx.valid.eq(out_full), tx.payload.data.eq(out_reg[:8]),
-                             tx.payload.last.eq(last_byte)]
+                    m.d.sync += [out_beats.eq(out_beats + 1), taken_all.eq(out_beats == out_last)]
+                    with m.If(skip_left != 0):
+                        m.d.sync += [skip_left.eq(skip_left - 1), keep.eq(skip_left == 1)]
+                    with m.Elif(keep):
+                        # the window's last beat: keep taking (and dropping) the rest meanwhile
+                        m.d.sync += [win_left.eq(win_left - 1), out_full.eq(1), out_pos.eq(0),
+                                     keep.eq(0), take_result.eq(win_left == 1),
+                                     final.eq((win_left == 1) if out_beat_bytes == 1 else 0)]
+                m.d.comb += [tx.valid.eq(out_valid), tx.payload.data.eq(out_reg[:8]),
+                             tx.payload.last.eq(final)]
                 with m.If(tx.valid & tx.ready):
-                    m.d.sync += out_pos.eq(out_pos + 1)
+                    m.d.sync += [out_pos.eq(out_pos + 1),
+                                 final.eq((out_pos == out_beat_bytes - 2) & (send_left == 1))]
                     with m.If(out_pos == out_beat_bytes - 1):
-                        m.d.sync += [out_full.eq(0), out_beats.eq(out_beats + 1)]
-                        with m.If(out_beats == out_last):
-                            m.next = "FINISH"
-                        with m.Else():
-                            m.d.sync += take_result.eq(1)
+                        m.d.sync += [out_full.eq(0), send_left.eq(send_left - 1),
+                                     take_result.eq(1), keep.eq(win_left != 0)]
+                with m.If(taken_all & ~out_full):
+                    m.next = "FINISH"
 
             with m.State("FINISH"):
                 m.d.comb += [recv.frame.ready.eq(1), rx_flush.eq(1)]
                 m.d.sync += p_valid.eq(0)
-                with m.If(r_opcode != 0):  # a parsed command: its seq marks a retry of it
-                    m.d.sync += last_seq.eq(Cat(r_seq, Const(1, 1)))
                 m.next = "IDLE"
         return m
 
 
-def _times(value: Value, factor: int) -> Value:
-    """``value * factor`` for a constant ``factor`` as a sum of shifted copies of ``value`` (one
-    per set bit), so that synthesis builds adders instead of taking a multiplier block."""
-    if factor < 0:
-        raise ValueError(f"factor must not be negative, not {factor!r}")
-    return sum((value << bit for bit in range(factor.bit_length()) if factor >> bit & 1),
-               Const(0))
+def _zero_extend(value, width: int):
+    """``value`` padded with zeros to ``width`` bits (refusing a wider one)."""
+    if len(value) > width:
+        raise ValueError(f"a {len(value)}-bit value does not fit a {width}-bit field")
+    return Cat(value, Const(0, width - len(value)))

@@ -1,8 +1,8 @@
-"""Frame layer of the host link: SLIP framing with CRC-16, between a byte stream and commands.
+"""Frame layer of the host link: SLIP framing with CRC-32, between a byte stream and commands.
 
-Golden twin: :mod:`ttzo.device.protocol` (``SlipDecoder``, ``encode_frame``, ``crc16``);
-``tests/test_hw_link.py`` checks both components against it, including corrupted, truncated and
-over-long frames.
+Golden twin: :mod:`ttzo.device.protocol` (``SlipDecoder``, ``encode_frame``, ``crc32``);
+``tests/test_hw_link.py`` checks both components against it, including corrupted, truncated,
+over-long and fuzzed frames.
 """
 
 from __future__ import annotations
@@ -11,27 +11,38 @@ from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ttzo.device.protocol import END, ESC, ESC_END, ESC_ESC, Status, crc16
+from ttzo.device.protocol import (
+    CRC_BYTES,
+    CRC_RESIDUE,
+    END,
+    ESC,
+    ESC_END,
+    ESC_ESC,
+    Status,
+    crc32_register,
+)
 
 from .bram import BankedMemory
 
-__all__ = ["FrameReceiver", "FrameSender", "crc16_step", "frame_layout", "tx_byte_layout"]
+__all__ = ["FrameReceiver", "FrameSender", "crc32_step", "frame_layout", "tx_byte_layout"]
+
+CRC_INIT = crc32_register(b"")
 
 
-def _crc16_columns() -> list[int]:
-    """The byte step of CRC-16/CCITT-FALSE is linear over GF(2) in (crc, byte): the image of
-    each of the 24 input bits, computed with the host's bitwise reference."""
-    return [crc16(bytes([0]), 1 << i) for i in range(16)] + [
-        crc16(bytes([1 << i]), 0) for i in range(8)]
+def _crc32_columns() -> list[int]:
+    """The byte step of the CRC-32 register is linear over GF(2) in (register, byte): the image
+    of each of the 40 input bits, computed with the host's reference."""
+    return [crc32_register(bytes([0]), 1 << i) for i in range(32)] + [
+        crc32_register(bytes([1 << i]), 0) for i in range(8)]
 
 
-def crc16_step(crc, byte):
-    """One byte of CRC-16/CCITT-FALSE as combinational logic: each output bit is the XOR of the
-    input bits whose image sets it (two LUT levels, instead of eight chained shift steps)."""
+def crc32_step(crc, byte):
+    """One byte of the CRC-32 register as combinational logic: each output bit is the XOR of the
+    input bits whose image sets it (a few LUT levels, instead of eight chained shift steps)."""
     inputs = Cat(crc, byte)
-    columns = _crc16_columns()
+    columns = _crc32_columns()
     bits = []
-    for out_bit in range(16):
+    for out_bit in range(32):
         terms = [inputs[i] for i, col in enumerate(columns) if col >> out_bit & 1]
         bit = terms[0]
         for term in terms[1:]:
@@ -49,7 +60,8 @@ tx_byte_layout = data.StructLayout({"data": unsigned(8), "last": unsigned(1)})
 
 
 class FrameReceiver(wiring.Component):
-    """Collects one SLIP frame into a buffer and checks its CRC.
+    """Collects one SLIP frame into a buffer and checks its CRC-32 (the register over body and
+    CRC must end at :data:`~ttzo.device.protocol.CRC_RESIDUE`).
 
     While a frame waits on ``frame`` (until ``frame.ready``) incoming bytes are dropped: the link
     is stop-and-wait, and a frame cut short this way fails its CRC and is answered as such.
@@ -57,7 +69,7 @@ class FrameReceiver(wiring.Component):
     Parameters
     ----------
     max_bytes : int
-        Buffer size: the longest body plus the two CRC bytes. Longer frames are reported as
+        Buffer size: the longest body plus the CRC bytes. Longer frames are reported as
         :attr:`Status.TOO_LONG`.
 
     Attributes
@@ -73,8 +85,8 @@ class FrameReceiver(wiring.Component):
     """
 
     def __init__(self, max_bytes: int, block_shapes: tuple[tuple[int, int], ...] | None = None):
-        if not isinstance(max_bytes, int) or max_bytes < 3:
-            raise ValueError(f"max_bytes must be an integer of at least 3, not {max_bytes!r}")
+        if not isinstance(max_bytes, int) or max_bytes <= CRC_BYTES:
+            raise ValueError(f"max_bytes must be an integer above {CRC_BYTES}, not {max_bytes!r}")
         self.max_bytes = max_bytes
         self.block_shapes = block_shapes
         super().__init__({
@@ -93,7 +105,7 @@ class FrameReceiver(wiring.Component):
         length = Signal(range(self.max_bytes + 1))
         escaped = Signal()
         overflow = Signal()
-        crc = Signal(16, init=0xFFFF)
+        crc = Signal(32, init=CRC_INIT)
         pending = Signal()
         m.d.comb += [self.i_stream.ready.eq(1), self.frame.valid.eq(pending)]
         with m.If(self.frame.valid & self.frame.ready):
@@ -105,11 +117,13 @@ class FrameReceiver(wiring.Component):
         with m.If(self.i_stream.valid & ~pending):
             with m.If(byte == END):
                 with m.If((length != 0) | overflow):
-                    status = Mux(overflow, Status.TOO_LONG,
-                                 Mux((crc != 0) | (length < 3), Status.BAD_CRC, Status.OK))
+                    damaged = (crc != CRC_RESIDUE) | (length <= CRC_BYTES)
+                    status = Mux(overflow, Status.TOO_LONG, Mux(damaged, Status.BAD_CRC,
+                                                                Status.OK))
                     m.d.sync += [pending.eq(1), self.frame.payload.status.eq(status),
-                                 self.frame.payload.length.eq(Mux(length < 2, 0, length - 2))]
-                m.d.sync += [length.eq(0), escaped.eq(0), overflow.eq(0), crc.eq(0xFFFF)]
+                                 self.frame.payload.length.eq(
+                                     Mux(length < CRC_BYTES, 0, length - CRC_BYTES))]
+                m.d.sync += [length.eq(0), escaped.eq(0), overflow.eq(0), crc.eq(CRC_INIT)]
             with m.Elif((byte == ESC) & ~escaped):
                 m.d.sync += escaped.eq(1)
             with m.Else():
@@ -118,27 +132,26 @@ class FrameReceiver(wiring.Component):
                     m.d.sync += overflow.eq(1)
                 with m.Else():
                     m.d.comb += mem.wr_en.eq(1)
-                    m.d.sync += [length.eq(length + 1), crc.eq(crc16_step(crc, decoded))]
+                    m.d.sync += [length.eq(length + 1), crc.eq(crc32_step(crc, decoded))]
         return m
 
 
 class _Tx(enum.Enum, shape=3):
     START = 0
     DATA = 1
-    CRC_HI = 2
-    CRC_LO = 3
-    STOP = 4
-    ESCAPE = 5
+    CRC = 2
+    STOP = 3
+    ESCAPE = 4
 
 
 class FrameSender(wiring.Component):
-    """Turns a byte stream (``last`` marks a body's final byte) into SLIP frames with CRC.
+    """Turns a byte stream (``last`` marks a body's final byte) into SLIP frames with CRC-32.
 
     Attributes
     ----------
     i_stream : In(stream.Signature(tx_byte_layout))
     o_stream : Out(stream.Signature(8))
-        Line bytes: ``END``, the escaped body and CRC (high byte first), ``END``.
+        Line bytes: ``END``, the escaped body and CRC (low byte first), ``END``.
     """
 
     def __init__(self):
@@ -152,7 +165,8 @@ class FrameSender(wiring.Component):
         state = Signal(_Tx)
         after = Signal(_Tx)  # where ESCAPE continues
         code = Signal(8)  # the escape code ESCAPE sends
-        crc = Signal(16, init=0xFFFF)
+        crc = Signal(32, init=CRC_INIT)
+        crc_byte = Signal(range(CRC_BYTES))
         o, i = self.o_stream, self.i_stream
 
         def send_escaped(raw, valid, next_state):
@@ -175,18 +189,21 @@ class FrameSender(wiring.Component):
                     m.d.sync += state.eq(_Tx.DATA)
             with m.Case(_Tx.DATA):
                 raw = i.payload.data
-                fire = send_escaped(raw, i.valid, Mux(i.payload.last, _Tx.CRC_HI, _Tx.DATA))
+                fire = send_escaped(raw, i.valid, Mux(i.payload.last, _Tx.CRC, _Tx.DATA))
                 m.d.comb += i.ready.eq(o.ready)
                 with m.If(fire):
-                    m.d.sync += crc.eq(crc16_step(crc, raw))
-            with m.Case(_Tx.CRC_HI):
-                send_escaped(crc[8:], 1, _Tx.CRC_LO)
-            with m.Case(_Tx.CRC_LO):
-                send_escaped(crc[:8], 1, _Tx.STOP)
+                    m.d.sync += crc.eq(crc32_step(crc, raw))
+            with m.Case(_Tx.CRC):
+                # the CRC is the register's complement, low byte first; it leaves from the low
+                # byte as the register shifts down (no byte multiplexer)
+                last = crc_byte == CRC_BYTES - 1
+                fire = send_escaped(~crc[:8], 1, Mux(last, _Tx.STOP, _Tx.CRC))
+                with m.If(fire):
+                    m.d.sync += [crc.eq(crc >> 8), crc_byte.eq(crc_byte + 1)]
             with m.Case(_Tx.STOP):
                 m.d.comb += [o.valid.eq(1), o.payload.eq(END)]
                 with m.If(o.ready):
-                    m.d.sync += [state.eq(_Tx.START), crc.eq(0xFFFF)]
+                    m.d.sync += [state.eq(_Tx.START), crc.eq(CRC_INIT), crc_byte.eq(0)]
             with m.Case(_Tx.ESCAPE):
                 m.d.comb += [o.valid.eq(1), o.payload.eq(code)]
                 with m.If(o.ready):

@@ -4,15 +4,12 @@ model; link errors (damaged frames, lost replies) and refused commands."""
 
 from __future__ import annotations
 
-import random
-from collections import deque
-
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from ttzo.device import Device, DeviceConfig, DeviceError, Emulator, EmulatorLink
-from ttzo.device.protocol import END, Opcode
+from ttzo.device.protocol import Opcode
+from ttzo.device.simlink import SimulationLink
 from ttzo.golden.model import GoldenModel
 from ttzo.golden.perturb import Perturbation, apply_update
 from ttzo.hw.accelerator import Accelerator
@@ -20,53 +17,8 @@ from ttzo.model import LayerSpec, ModelSpec
 
 SPEC = ModelSpec((LayerSpec((4, 4), (2, 4), 2, "relu"), LayerSpec((8,), (3,), None, "none")))
 CONFIG = DeviceConfig(SPEC, lanes=2, input_groups=2, max_directions=4, max_data=64)
-
-
-class SimulationLink:
-    """The accelerator gateware in the Amaranth simulator, one byte per cycle at most, with
-    random idles on the way in and random back-pressure on the way out."""
-
-    def __init__(self, dut: Accelerator, seed: int = 0, cycles_per_read: int = 20000):
-        self.sim = Simulator(dut)
-        self.sim.add_clock(1e-8)
-        self.tx: deque[int] = deque()
-        self.rx = bytearray()
-        self.now = 0.0
-        self.cycles_per_read = cycles_per_read
-        rng = random.Random(seed)
-
-        async def io(ctx):
-            while True:
-                offer = bool(self.tx) and rng.random() > 0.2
-                ctx.set(dut.i_stream.valid, offer)
-                if offer:
-                    ctx.set(dut.i_stream.payload, self.tx[0])
-                ready = rng.random() > 0.3
-                ctx.set(dut.o_stream.ready, ready)
-                _, _, i_ready, o_valid, o_byte = await ctx.tick().sample(
-                    dut.i_stream.ready, dut.o_stream.valid, dut.o_stream.payload)
-                if offer and i_ready:
-                    self.tx.popleft()
-                if ready and o_valid:
-                    self.rx.append(o_byte)
-
-        self.sim.add_testbench(io, background=True)
-
-    def write(self, data: bytes) -> None:
-        self.tx.extend(data)
-
-    def read(self, timeout: float) -> bytes:
-        step = 1e-8 * 500
-        for _ in range(self.cycles_per_read // 500):
-            self.now += step
-            self.sim.run_until(self.now)
-            if self.rx and self.rx[-1] == END and not self.tx:
-                break
-        data, self.rx = bytes(self.rx), bytearray()
-        return data
-
-    def close(self) -> None:
-        pass
+SIM_TIMEOUT = 2e-4  # simulated seconds: 20,000 cycles, several times the longest reply here
+PATIENCE = 20 * SIM_TIMEOUT
 
 
 def random_theta(rng: np.random.Generator) -> np.ndarray:
@@ -122,7 +74,8 @@ def test_emulator_matches_golden_model():
 
 
 def test_gateware_matches_emulator_and_golden_model():
-    sim_device = Device(SimulationLink(Accelerator(CONFIG), seed=3), CONFIG, timeout=60)
+    sim_device = Device(SimulationLink(Accelerator(CONFIG), seed=3), CONFIG, timeout=SIM_TIMEOUT,
+                        patience=PATIENCE)
     emu_device = Device(EmulatorLink(Emulator(CONFIG)), CONFIG)
     got = session(sim_device, seed=2)
     check_against_golden(got)
@@ -160,6 +113,9 @@ class FaultyLink:
                 return b""
         return data
 
+    def now(self) -> float:
+        return self.inner.now()
+
     def close(self) -> None:
         pass
 
@@ -169,7 +125,7 @@ def test_damaged_command_frame_is_sent_again(make_link):
     inner = (EmulatorLink(Emulator(CONFIG)) if make_link == "emulator"
              else SimulationLink(Accelerator(CONFIG), seed=5))
     link = FaultyLink(inner, corrupt_write=2)  # INFO, WRITE_PARAMS, then the damaged frame
-    device = Device(link, CONFIG, timeout=60)
+    device = Device(link, CONFIG, timeout=SIM_TIMEOUT, patience=PATIENCE)
     theta = random_theta(np.random.default_rng(4))
     device.write_params(theta)
     device.update("rademacher", [5], [1000], 3)
@@ -195,8 +151,8 @@ def test_lost_update_reply_is_not_applied_twice():
 def test_refused_commands_name_the_problem(make_link):
     link = (EmulatorLink(Emulator(CONFIG)) if make_link == "emulator"
             else SimulationLink(Accelerator(CONFIG), seed=8))
-    device = Device(link, CONFIG, timeout=60)
-    with pytest.raises(DeviceError, match=r"EVAL\(.*count=3\).*BAD_ARGUMENT"):
+    device = Device(link, CONFIG, timeout=SIM_TIMEOUT, patience=PATIENCE)
+    with pytest.raises(DeviceError, match=r"EVAL\(.*count=3,.*\).*BAD_ARGUMENT"):
         device.evaluate(Perturbation(), 3)
     with pytest.raises(DeviceError, match=rf"WRITE_PARAMS\(addr={SPEC.params}.*BAD_ARGUMENT"):
         device.write_params(np.zeros(1, dtype=np.int64), start=SPEC.params)
@@ -217,7 +173,7 @@ def test_device_without_update_unit_updates_through_the_host(make_link):
     config = DeviceConfig(SPEC, lanes=2, input_groups=1, max_directions=0, max_data=64)
     link = (EmulatorLink(Emulator(config)) if make_link == "emulator"
             else SimulationLink(Accelerator(config), seed=9))
-    device = Device(link, config, timeout=60)
+    device = Device(link, config, timeout=SIM_TIMEOUT, patience=PATIENCE)
     theta = random_theta(np.random.default_rng(10))
     device.write_params(theta)
     device.update("rademacher", [3, 4], [700, -900], 5)
@@ -226,25 +182,3 @@ def test_device_without_update_unit_updates_through_the_host(make_link):
         device.read_params(), apply_update(theta, "rademacher", [3, 4], [700, -900], 5, widths))
     with pytest.raises(DeviceError, match="UPDATE.*BAD_OPCODE"):
         device._transact(Opcode.UPDATE, flags=0, shift=1, count=0)
-
-
-@pytest.mark.parametrize("factor", [0, 1, 2, 6, 10, 16, 784])
-def test_constant_products_are_exact(factor):
-    """The executor's shift-and-add products equal the integer product for every 10-bit value."""
-    from amaranth.hdl import Module, Signal
-    from amaranth.sim import Simulator
-
-    from ttzo.hw.accelerator import _times
-
-    m = Module()
-    value, product = Signal(10), Signal(24)
-    m.d.comb += product.eq(_times(value, factor))
-
-    async def bench(ctx):
-        for v in (0, 1, 3, 511, 1023):
-            ctx.set(value, v)
-            assert ctx.get(product) == v * factor
-
-    sim = Simulator(m)
-    sim.add_testbench(bench)
-    sim.run()

@@ -1,28 +1,43 @@
 # amaranth: UnusedElaboratable=no
-"""SLIP/CRC frame gateware against the host protocol module and ``binascii.crc_hqx``."""
+"""SLIP/CRC frame gateware against the host protocol module and ``zlib.crc32``."""
 
 from __future__ import annotations
 
-import binascii
 import random
+import zlib
 
 import pytest
 from amaranth.sim import Simulator
 from streams import receive, send
 
-from ttzo.device.protocol import END, ESC, SlipDecoder, Status, crc16, encode_frame
+from ttzo.device.protocol import (
+    CRC_RESIDUE,
+    END,
+    ESC,
+    SlipDecoder,
+    Status,
+    crc32,
+    crc32_register,
+    encode_frame,
+)
 from ttzo.hw.bram import READ_LATENCY
 from ttzo.hw.link import FrameReceiver, FrameSender
 
 
-def test_crc16_is_ccitt_false():
+def test_crc32_is_iso_hdlc_and_intact_frames_end_at_the_residue():
+    assert crc32(b"123456789") == 0xCBF43926  # the catalogue check value
     rng = random.Random(1)
-    for n in (0, 1, 9, 100):
-        data = bytes(rng.randrange(256) for _ in range(n))
-        assert crc16(data) == binascii.crc_hqx(data, 0xFFFF)
-    assert crc16(b"123456789") == 0x29B1  # the catalogue check value
-    body = b"\xc0\xdb\x00abc"
-    assert crc16(body + crc16(body).to_bytes(2, "big")) == 0
+    for n in (1, 9, 100):
+        body = bytes(rng.randrange(256) for _ in range(n))
+        tail = crc32(body).to_bytes(4, "little")
+        assert crc32_register(body + tail) == CRC_RESIDUE
+        # the final XOR: bytes appended after the CRC (the CRC-16's weakness) break the check
+        for extra in (b"\x00", b"\x00\x00", b"\xff"):
+            assert crc32_register(body + tail + extra) != CRC_RESIDUE
+        # a dropped or doubled CRC byte too
+        assert crc32_register(body + tail[:-1]) != CRC_RESIDUE
+        assert crc32_register(body + tail + tail[-1:]) != CRC_RESIDUE
+    assert zlib.crc32(b"abc") == crc32(b"abc")
 
 
 def run_receiver(dut, frames: list[bytes], seed: int):
@@ -72,8 +87,9 @@ def test_receiver_accepts_good_frames_and_reports_bad_ones():
     corrupt = bytearray(encode_frame(b"hello world"))
     corrupt[3] ^= 0x10
     too_long = encode_frame(bytes(range(60)))
+    appended = encode_frame(b"zero tail")[:-1] + b"\x00\xc0"  # a 0x00 after the CRC
     frames = [encode_frame(bodies[0]), bytes(corrupt), encode_frame(bodies[1]), too_long,
-              encode_frame(bodies[2])]
+              encode_frame(bodies[2]), appended, bytes([END, 1, 2, 3, END])]
     dut = FrameReceiver(max_bytes=50)
     got = run_receiver(dut, frames, seed=7)
     assert got[0] == (Status.OK, bodies[0])
@@ -81,6 +97,8 @@ def test_receiver_accepts_good_frames_and_reports_bad_ones():
     assert got[2] == (Status.OK, bodies[1])
     assert got[3][0] == Status.TOO_LONG
     assert got[4] == (Status.OK, bodies[2])
+    assert got[5][0] == Status.BAD_CRC
+    assert got[6][0] == Status.BAD_CRC  # shorter than a CRC
 
 
 def test_sender_frames_decode_on_the_host():
@@ -90,7 +108,8 @@ def test_sender_frames_decode_on_the_host():
     # bodies whose CRC bytes need escaping exercise the CRC escape path
     for n in range(400):
         body = n.to_bytes(2, "little")
-        if END in crc16(body).to_bytes(2, "big") or ESC in crc16(body).to_bytes(2, "big"):
+        tail = crc32(body).to_bytes(4, "little")
+        if END in tail or ESC in tail:
             bodies.append(body)
         if len(bodies) > 8:
             break
@@ -119,7 +138,7 @@ def test_sender_frames_decode_on_the_host():
     assert bytes(line) == b"".join(encode_frame(b) for b in bodies)
 
 
-@pytest.mark.parametrize("bad", [2, 0])
+@pytest.mark.parametrize("bad", [4, 0])
 def test_receiver_size_is_checked(bad):
     with pytest.raises(ValueError, match=f"not {bad}"):
         FrameReceiver(bad)

@@ -260,12 +260,12 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
         + _GAUSS_PRODUCT_BITS * (1 + int(layer.bias))
         for index, layer in enumerate(spec.layers))
     if config is not None:
-        from ..device.protocol import HEADER_BYTES
+        from ..device.protocol import max_frame_bytes
 
         # all banked memories, like the engine's
         shapes = [("inputs", config.input_beats, lanes * nm.input.width),
                   ("theta", spec.params, config.param_width),
-                  ("frame", HEADER_BYTES + config.max_data + 2, 8)]
+                  ("frame", max_frame_bytes(config.max_data), 8)]
         for name, depth, width in shapes:
             mems.append({"layer": None, "memory": name, "depth": depth, "width": width,
                          "blocks": banked_blocks(depth, width, device)})

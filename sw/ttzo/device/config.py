@@ -10,7 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..model.spec import ModelSpec
-from .protocol import COEF_BITS, MAGIC, PARAM_BYTES, VERSION, model_hash
+from .protocol import (
+    COEF_BITS,
+    COEF_BYTES,
+    MAGIC,
+    PARAM_BYTES,
+    SEED_BYTES,
+    VERSION,
+    model_hash,
+)
 
 __all__ = ["DeviceConfig"]
 
@@ -59,6 +67,21 @@ class DeviceConfig:
                 raise ValueError(f"{name} must be an integer of at least {low}, not {value!r}")
         if self.max_directions > 255:
             raise ValueError(f"max_directions must be at most 255, not {self.max_directions}")
+        if self.max_data >= 1 << 16:
+            raise ValueError(f"max_data must be below 65536 (a 16-bit length), not "
+                             f"{self.max_data}")
+        update_bytes = (SEED_BYTES + COEF_BYTES) * self.max_directions
+        if update_bytes > self.max_data:
+            raise ValueError(f"an UPDATE of max_directions = {self.max_directions} directions "
+                             f"takes {update_bytes} data bytes, more than max_data = "
+                             f"{self.max_data}")
+        eval_bytes = self.input_groups * self.spec.out_features * self.lanes * self.output_bytes
+        if eval_bytes >= 1 << 16:
+            raise ValueError(f"an EVAL of all {self.input_groups} input groups answers "
+                             f"{eval_bytes} bytes, more than a reply's 16-bit length")
+        if self.lanes * self.input_bytes > self.max_data:
+            raise ValueError(f"one input beat ({self.lanes} lanes x {self.input_bytes} bytes) "
+                             f"does not fit max_data = {self.max_data}")
         nm = self.spec.numerics
         if self.param_width > 8 * PARAM_BYTES:
             raise ValueError(f"parameters of {self.param_width} bits do not fit the link's "
@@ -87,6 +110,14 @@ class DeviceConfig:
     @property
     def index_width(self) -> int:
         return max(1, (self.spec.params - 1).bit_length())
+
+    def sizes(self) -> dict[str, int]:
+        """The sizes :data:`ttzo.device.protocol.COMMANDS` is written in."""
+        return {"params": self.spec.params, "input_beats": self.input_beats,
+                "input_groups": self.input_groups, "out_features": self.spec.out_features,
+                "max_directions": self.max_directions,
+                "input_beat_bytes": self.lanes * self.input_bytes,
+                "output_beat_bytes": self.lanes * self.output_bytes}
 
     def bias_ranges(self) -> list[tuple[int, int]]:
         """``[start, stop)`` of every layer's biases in ``theta``."""

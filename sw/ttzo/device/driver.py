@@ -1,15 +1,24 @@
 """Host interface of the accelerator: typed commands over any :class:`~ttzo.device.link.Link`.
 
-Every command is one frame and one reply (stop-and-wait). A reply lost or damaged on the line is
-recovered by sending the same frame again (same sequence number; the device does not apply a
-repeated UPDATE twice); a refused command raises :class:`DeviceError` naming the command, its
-arguments and the device's verdict.
+Every command is one frame and one reply (stop-and-wait). A reply that is lost, damaged, or that
+reports a damaged command (``BAD_CRC``, ``BAD_LENGTH``, ``TOO_LONG``) is recovered by sending the
+same frame again: at once after the first failure, then with exponential back-off, until
+``patience`` seconds (on the link's clock) have passed. Commands that move many items (parameter
+writes and reads, input loads, EVAL outputs) adapt their frame size to the line: a failed
+attempt halves the payload per frame, successes grow it back, so a noisy line costs throughput,
+not the run. Replies are checked for their exact length (:data:`~ttzo.device.protocol.COMMANDS`).
+
+``UPDATE`` is applied exactly once: it names the update counter the host last saw, the device
+refuses it as ``STALE_UPDATE`` if its counter differs, and every reply reports the counter, so a
+repeated UPDATE whose first reply was lost is recognised as applied, and a host that lost the
+link can reconnect and compare :attr:`Device.updates` with what it expected. A refused command
+raises :class:`DeviceError` naming the command, its arguments and the device's verdict.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -18,12 +27,19 @@ from ..golden.perturb import MODES, Perturbation, apply_update
 from .config import DeviceConfig
 from .link import Link, LinkError
 from .protocol import (
+    COEF_BITS,
+    COEF_BYTES,
+    COMMANDS,
+    DAMAGE,
+    GAUSS_FLAG,
     HEADER_FIELDS,
     INFO_FIELDS,
     MAGIC,
     MODE_BITS,
     PARAM_BYTES,
+    REPLY_FIELDS,
     REPLY_HEADER_BYTES,
+    SEED_BYTES,
     Opcode,
     SlipDecoder,
     Status,
@@ -34,11 +50,42 @@ from .protocol import (
     unpack_fields,
 )
 
-__all__ = ["Device", "DeviceError"]
+__all__ = ["Device", "DeviceError", "LinkStats"]
+
+_COUNTER_MASK = 0xFFFFFFFF
 
 
 class DeviceError(RuntimeError):
     """The device refused a command, or is not the accelerator the host expects."""
+
+
+@dataclass
+class LinkStats:
+    """What the link cost: commands, attempts and why attempts failed."""
+
+    commands: int = 0
+    attempts: int = 0
+    retransmissions: int = 0
+    damaged_replies: int = 0  # replies the host could not read (CRC, escape, length)
+    damaged_commands: int = 0  # commands the device reported damaged (BAD_CRC, ...)
+    timeouts: int = 0  # attempts with no reply in time
+    recovered_updates: int = 0  # UPDATEs found applied after their reply was lost
+    frame_shrinks: int = 0  # times a failed attempt halved the frame payload
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class _Shrink(Exception):
+    """An attempt of a splittable frame failed: the caller sends less per frame."""
+
+
+@dataclass
+class _Reply:
+    status: Status
+    updates: int
+    data: bytes
+    attempts: int  # frames sent for this command
 
 
 class Device:
@@ -52,68 +99,176 @@ class Device:
         What the host expects; checked against the device's INFO reply.
     timeout : float
         Seconds to wait for a reply before sending the command again.
-    retries : int
-        Extra attempts after a lost or damaged frame.
+    patience : float
+        Seconds one command may take, retries included, before :class:`LinkError`.
+    backoff : (float, float)
+        First and largest pause between consecutive failed attempts (the first retry after a
+        damaged frame is immediate).
+
+    Attributes
+    ----------
+    info : dict
+        The device's INFO reply.
+    updates : int
+        The device's update counter in its latest reply.
+    stats : LinkStats
     """
 
-    def __init__(self, link: Link, config: DeviceConfig | None = None, timeout: float = 2.0,
-                 retries: int = 3):
+    def __init__(self, link: Link, config: DeviceConfig | None = None, timeout: float = 1.0,
+                 patience: float = 120.0, backoff: tuple[float, float] = (0.001, 0.1)):
+        for name, value in (("timeout", timeout), ("patience", patience)):
+            if not value > 0:
+                raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
         self.link = link
         self.timeout = timeout
-        self.retries = retries
+        self.patience = patience
+        self.backoff = backoff
+        self._clock = link.now  # the link's time: wall, virtual (emulator) or simulated
         self._seq = 0
         self._decoder = SlipDecoder()
-        self.retransmissions = 0
+        self.stats = LinkStats()
+        self.updates = 0
+        self._budget: int | None = None  # payload bytes per frame; None: as large as allowed
+        self.info: dict[str, int] = {}
+        self.sizes: dict[str, int] = {}  # INFO's reply length needs none of them
         self.info = self.read_info()
+        self.sizes = {
+            "params": self.info["params"],
+            "input_beats": self.info["input_groups"] * self.info["in_features"],
+            "input_groups": self.info["input_groups"], "out_features": self.info["out_features"],
+            "max_directions": self.info["max_directions"],
+            "input_beat_bytes": self.info["lanes"] * self.info["input_bytes"],
+            "output_beat_bytes": self.info["lanes"] * self.info["output_bytes"],
+        }
         self.config = config
         if config is not None:
             self.check(config)
 
-    # -- transport ------------------------------------------------------------------------------
-    def _transact(self, opcode: Opcode, data: bytes = b"", **fields: int) -> bytes:
-        self._seq = (self._seq + 1) & 0xFF
-        header = pack_fields(HEADER_FIELDS, {"opcode": int(opcode), "seq": self._seq, **fields})
-        frame = encode_frame(header + data)
-        problem = "no reply"
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.retransmissions += 1
-            self.link.write(frame)
-            reply, problem = self._await_reply(opcode)
-            if reply is not None:
-                status = Status(reply[2])
-                if status != Status.OK:
-                    args = ", ".join(f"{k}={v}" for k, v in fields.items())
-                    name = getattr(opcode, "name", f"opcode {opcode}")
-                    raise DeviceError(f"device refused {name}({args}) with "
-                                      f"{len(data)} data bytes: {status.name}")
-                return reply[REPLY_HEADER_BYTES:]
-        name = getattr(opcode, "name", f"opcode {opcode}")
-        raise LinkError(f"{name}: {problem} after {self.retries + 1} attempts")
+    @property
+    def retransmissions(self) -> int:
+        return self.stats.retransmissions
 
-    def _await_reply(self, opcode: Opcode) -> tuple[bytes | None, str]:
-        deadline = time.monotonic() + self.timeout
+    # -- transport ------------------------------------------------------------------------------
+    def _next_seq(self) -> int:
+        self._seq = self._seq % 255 + 1  # 1..255: 0 marks replies to unreadable frames
+        return self._seq
+
+    def _transact(self, opcode: int, data: bytes = b"", splittable: bool = False,
+                  **fields: int) -> _Reply:
+        """Send one command until a reply that is not damage; ``STALE_UPDATE`` is returned,
+        other refusals raise :class:`DeviceError`. A ``splittable`` command (one of several
+        items) raises ``_Shrink`` after a failed attempt, for the caller to send fewer."""
+        name = getattr(opcode, "name", f"opcode {opcode}")
+        max_data = self.info.get("max_data")
+        if max_data is not None and len(data) > max_data:
+            raise ValueError(f"{name} with {len(data)} data bytes exceeds the device's frame "
+                             f"limit of {max_data} (max_data)")
+        header = {name: 0 for name, _ in HEADER_FIELDS}
+        header.update(opcode=int(opcode), seq=self._next_seq(), length=len(data), **fields)
+        command = COMMANDS.get(opcode)  # type: ignore[call-overload]
+        expected = command.reply_bytes(header, self.sizes) if command else None
+        frame = encode_frame(pack_fields(HEADER_FIELDS, header) + data)
+        self.stats.commands += 1
+        start = self._clock()
+        failures = 0
+        while True:
+            self.stats.attempts += 1
+            self.link.write(frame)
+            reply, problem = self._await_reply(header, expected)
+            if reply is not None:
+                self._grow_budget()
+                reply.attempts = failures + 1
+                if reply.status in (Status.OK, Status.STALE_UPDATE):
+                    return reply
+                args = ", ".join(f"{k}={v}" for k, v in fields.items())
+                raise DeviceError(f"device refused {name}({args}) with {len(data)} data bytes: "
+                                  f"{reply.status.name}")
+            failures += 1
+            elapsed = self._clock() - start
+            if elapsed >= self.patience:
+                raise LinkError(f"{name}: {problem}; gave up after {failures} attempts in "
+                                f"{elapsed:.1f} s (the device's update counter was last seen at "
+                                f"{self.updates})")
+            self.stats.retransmissions += 1  # this frame, or its items in smaller ones
+            if splittable:  # several items: send fewer per frame
+                self._shrink_budget(max(len(data), expected or 0))
+                raise _Shrink
+            if failures > 1:
+                pause = min(self.backoff[1], self.backoff[0] * 2 ** (failures - 2))
+                self._decoder.feed(self.link.read(pause))  # waits; late replies are skipped
+
+    def _await_reply(self, header: dict, expected: int | None) -> tuple[_Reply | None, str]:
+        deadline = self._clock() + self.timeout
         while True:
             while self._decoder.frames:
                 body = self._decoder.frames.pop(0)
                 if len(body) < REPLY_HEADER_BYTES:
+                    self.stats.damaged_replies += 1
                     return None, f"short reply of {len(body)} bytes"
-                if body[2] in (Status.BAD_CRC, Status.BAD_LENGTH):
-                    return None, f"device saw a damaged frame ({Status(body[2]).name})"
-                if body[0] == opcode and body[1] == self._seq:
-                    return body, ""
-                # a late reply to an earlier attempt: skip it
+                hdr = unpack_fields(REPLY_FIELDS, body)
+                data = body[REPLY_HEADER_BYTES:]
+                status = Status(hdr["status"]) if hdr["status"] in Status._value2member_map_ \
+                    else None
+                if status in DAMAGE and hdr["opcode"] == 0:  # a frame the device could not read
+                    self.stats.damaged_commands += 1
+                    return None, f"device saw a damaged frame ({status.name})"
+                if hdr["opcode"] != header["opcode"] or hdr["seq"] != header["seq"]:
+                    continue  # a late reply to an earlier attempt or command: skip it
+                want = expected if status == Status.OK and expected is not None else (
+                    0 if status != Status.OK else len(data))
+                if status is None or hdr["length"] != len(data) or len(data) != want:
+                    self.stats.damaged_replies += 1
+                    return None, (f"reply with status {hdr['status']} and {len(data)} data bytes "
+                                  f"(length field {hdr['length']}, expected {want})")
+                self.updates = hdr["updates"]
+                if status in DAMAGE:
+                    self.stats.damaged_commands += 1
+                    return None, f"device saw a damaged frame ({status.name})"
+                return _Reply(status, hdr["updates"], data, 0), ""
             if self._decoder.errors:
                 errors, self._decoder.errors = self._decoder.errors, []
+                self.stats.damaged_replies += 1
                 return None, f"damaged reply ({errors[0]})"
-            remaining = deadline - time.monotonic()
+            remaining = deadline - self._clock()
             if remaining <= 0:
+                self.stats.timeouts += 1
                 return None, f"no reply within {self.timeout} s"
             self._decoder.feed(self.link.read(remaining))
 
+    def _shrink_budget(self, payload: int) -> None:
+        """Halve the payload per frame after a failed attempt carrying ``payload`` bytes."""
+        self._budget = max(1, min(payload, self._budget or payload) // 2)
+        self.stats.frame_shrinks += 1
+
+    def _grow_budget(self) -> None:
+        if self._budget is not None:
+            self._budget += max(1, self._budget // 4)
+            if self._budget >= 1 << 16:
+                self._budget = None
+
+    def _items_per_frame(self, item_bytes: int, limit: int) -> int:
+        """How many items of ``item_bytes`` the next frame carries (at least one)."""
+        if self._budget is not None:
+            limit = min(limit, self._budget // item_bytes)
+        return max(1, limit)
+
+    def _chunked(self, total: int, item_bytes: int, limit: int, send) -> list:
+        """``send(lo, n)`` for consecutive runs of the ``total`` items, ``n`` adapting to the
+        line; returns what each call returned."""
+        out, lo = [], 0
+        while lo < total:
+            n = min(total - lo, self._items_per_frame(item_bytes, limit))
+            try:
+                out.append(send(lo, n))
+            except _Shrink:
+                continue
+            lo += n
+        return out
+
     # -- commands -------------------------------------------------------------------------------
     def read_info(self) -> dict[str, int]:
-        info = unpack_fields(INFO_FIELDS, self._transact(Opcode.INFO))
+        """Ask the device what it was built for (and refresh :attr:`updates`)."""
+        info = unpack_fields(INFO_FIELDS, self._transact(Opcode.INFO).data)
         if info["magic"] != MAGIC:
             raise DeviceError(f"not a ttzo accelerator (magic 0x{info['magic']:08x})")
         return info
@@ -128,7 +283,7 @@ class Device:
             raise DeviceError("the device was built for another configuration ("
                               + "; ".join(wrong) + ")")
 
-    def _max_items(self, item_bytes: int) -> int:
+    def _data_limit(self, item_bytes: int) -> int:
         return max(1, self.info["max_data"] // item_bytes)
 
     def write_params(self, theta_int: np.ndarray, start: int = 0) -> None:
@@ -139,20 +294,22 @@ class Device:
         if bad.size:
             raise ValueError(f"parameter {start + bad[0]} = {theta_int[bad[0]]} does not fit "
                              f"{8 * PARAM_BYTES} bits")
-        step = self._max_items(PARAM_BYTES)
-        for lo in range(0, theta_int.size, step):
-            chunk = theta_int[lo:lo + step]
-            self._transact(Opcode.WRITE_PARAMS, to_words(chunk, PARAM_BYTES), addr=start + lo,
-                           count=chunk.size)
+
+        def send(lo: int, n: int):
+            self._transact(Opcode.WRITE_PARAMS, to_words(theta_int[lo:lo + n], PARAM_BYTES),
+                           splittable=n > 1, addr=start + lo, count=n)
+
+        self._chunked(theta_int.size, PARAM_BYTES, self._data_limit(PARAM_BYTES), send)
 
     def read_params(self, start: int = 0, count: int | None = None) -> np.ndarray:
+        """``count`` parameters from ``start`` (all from ``start`` by default)."""
         count = self.info["params"] - start if count is None else count
-        out = []
-        step = self._max_items(PARAM_BYTES)
-        for lo in range(0, count, step):
-            n = min(step, count - lo)
-            out.append(from_words(self._transact(Opcode.READ_PARAMS, addr=start + lo, count=n),
-                                PARAM_BYTES))
+
+        def send(lo: int, n: int):
+            reply = self._transact(Opcode.READ_PARAMS, splittable=n > 1, addr=start + lo, count=n)
+            return from_words(reply.data, PARAM_BYTES)
+
+        out = self._chunked(count, PARAM_BYTES, self._data_limit(PARAM_BYTES), send)
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
     def load_inputs(self, x_int: np.ndarray) -> int:
@@ -173,11 +330,12 @@ class Device:
         # beat (g, n) = element n of the samples of group g, lane by lane
         beats = padded.reshape(groups, lanes, n_in).transpose(0, 2, 1).reshape(-1, lanes)
         beat_bytes = lanes * info["input_bytes"]
-        step = self._max_items(beat_bytes)
-        for lo in range(0, beats.shape[0], step):
-            chunk = beats[lo:lo + step]
-            self._transact(Opcode.LOAD_INPUT, to_words(chunk, info["input_bytes"]), addr=lo,
-                           count=chunk.shape[0])
+
+        def send(lo: int, n: int):
+            self._transact(Opcode.LOAD_INPUT, to_words(beats[lo:lo + n], info["input_bytes"]),
+                           splittable=n > 1, addr=lo, count=n)
+
+        self._chunked(beats.shape[0], beat_bytes, self._data_limit(beat_bytes), send)
         return groups
 
     def evaluate(self, perturbation: Perturbation, groups: int) -> np.ndarray:
@@ -187,18 +345,23 @@ class Device:
         """
         info = self.info
         p = perturbation
-        flags = MODES.index(p.mode) | (int(p.negate) << MODE_BITS)
-        data = self._transact(Opcode.EVAL, flags=flags, mu=p.mu, seed=int(p.seed),
-                              addr=int(p.index), count=groups)
         lanes, n_out = info["lanes"], info["out_features"]
-        values = from_words(data, info["output_bytes"])
-        expected = groups * n_out * lanes
-        if values.size != expected:
-            raise DeviceError(f"EVAL returned {values.size} outputs, expected {expected}")
+        flags = MODES.index(p.mode) | (int(p.negate) << MODE_BITS)
+        beat_bytes = lanes * info["output_bytes"]
+        total = groups * n_out
+
+        def send(lo: int, n: int):
+            reply = self._transact(Opcode.EVAL, splittable=n > 1, flags=flags, mu=p.mu,
+                                   seed=int(p.seed), addr=int(p.index), count=groups, first=lo,
+                                   window=n)
+            return from_words(reply.data, info["output_bytes"])
+
+        values = np.concatenate(self._chunked(total, beat_bytes, total, send))
         return values.reshape(groups, n_out, lanes).transpose(0, 2, 1).reshape(-1, n_out)
 
     def update(self, kind: str, seeds: Sequence[int], coefs: Sequence[int], frac: int) -> None:
-        """``theta -= round(sum_q coefs[q] * u_q(seeds[q]) / 2**frac)`` on the device."""
+        """``theta -= round(sum_q coefs[q] * u_q(seeds[q]) / 2**frac)`` on the device, exactly
+        once."""
         if kind not in ("rademacher", "gauss"):
             raise ValueError(f"update directions must be 'rademacher' or 'gauss', not {kind!r}")
         if len(seeds) != len(coefs):
@@ -210,11 +373,24 @@ class Device:
             raise ValueError(f"{len(seeds)} directions exceed the device's "
                              f"{self.info['max_directions']}")
         coefs = np.asarray(coefs, dtype=np.int64)
-        if np.any(np.abs(coefs) >= 1 << 15):
-            raise ValueError(f"update coefficients must fit int16, got {coefs.tolist()}")
-        data = to_words(np.asarray(seeds, dtype=np.int64), 4) + to_words(coefs, 2)
-        self._transact(Opcode.UPDATE, data, flags=int(kind == "gauss") << (MODE_BITS + 1),
-                       shift=frac, count=len(seeds))
+        limit = 1 << (COEF_BITS - 1)
+        if np.any((coefs < -limit) | (coefs >= limit)):
+            raise ValueError(f"update coefficients must fit int{COEF_BITS}, got {coefs.tolist()}")
+        seeds = np.asarray(seeds, dtype=np.int64)
+        if np.any((seeds < 0) | (seeds > _COUNTER_MASK)):
+            raise ValueError(f"update seeds must be 32-bit unsigned, got {seeds.tolist()}")
+        data = to_words(seeds, SEED_BYTES) + to_words(coefs, COEF_BYTES)
+        expected = self.updates
+        reply = self._transact(Opcode.UPDATE, data, flags=int(kind == "gauss") << GAUSS_FLAG,
+                               shift=frac, count=len(seeds), updates=expected)
+        if reply.status == Status.OK:
+            return
+        if reply.attempts > 1 and reply.updates == (expected + 1) & _COUNTER_MASK:
+            self.stats.recovered_updates += 1  # an earlier attempt applied it; its reply was lost
+            return
+        raise DeviceError(f"UPDATE refused as stale: the host expected the device to have applied "
+                          f"{expected} updates, it has applied {reply.updates} (another host, or "
+                          f"a reconnect: read the parameters and the counter again)")
 
     def _update_on_host(self, kind: str, seeds: Sequence[int], coefs: Sequence[int],
                         frac: int) -> None:

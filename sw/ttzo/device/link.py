@@ -1,12 +1,14 @@
 """Byte links to an accelerator: a board's serial port, or anything with the same two methods.
 
-The driver (:mod:`ttzo.device.driver`) only writes bytes and reads what has arrived, so the same
-code runs against the bit-exact emulator (:class:`ttzo.device.emulator.EmulatorLink`), the
-gateware in simulation (``tests/test_hw_accelerator.py``) and a board (:class:`SerialLink`).
+The driver (:mod:`ttzo.device.driver`) only writes bytes, reads what has arrived and asks the
+link's clock, so the same code runs against the bit-exact emulator
+(:class:`ttzo.device.emulator.EmulatorLink`, virtual time), the gateware in simulation
+(``tests/test_hw_accelerator.py``, simulated time) and a board (:class:`SerialLink`, wall time).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Protocol
 
 __all__ = ["Link", "SerialLink", "LinkError"]
@@ -22,6 +24,9 @@ class Link(Protocol):
 
     def read(self, timeout: float) -> bytes:
         """Bytes that arrived, waiting up to ``timeout`` seconds for the first one."""
+
+    def now(self) -> float:
+        """Seconds on the link's clock (the driver's timeouts and patience are measured on it)."""
 
     def close(self) -> None:
         """Release the link."""
@@ -64,6 +69,9 @@ class SerialLink:
             return first + self._port.read(self._port.in_waiting or 0)
         except self._serial.SerialException as exc:
             raise LinkError(f"reading from {self._port.port!r} failed: {exc}") from exc
+
+    def now(self) -> float:
+        return time.monotonic()
 
     def close(self) -> None:
         self._port.close()
