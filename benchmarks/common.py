@@ -18,13 +18,15 @@ REVISION = source_revision()
 
 
 def write_result(name: str, data: dict[str, Any]) -> Path:
-    """Write ``benchmarks/results/<name>.json`` with date, machine and source commit (at the
-    benchmark's start) added."""
+    """Write ``benchmarks/results/<name>.json`` (atomically) with date, machine and source
+    commit (at the benchmark's start) added."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     data = {**data, "date": data.get("date", utc_now()), "machine": data.get("machine", machine()),
             "commit": data.get("commit", REVISION)}
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    partial = path.with_suffix(".json.partial")  # never a half-written result
+    partial.write_text(json.dumps(data, indent=2) + "\n")
+    partial.replace(path)
     return path
 
 

@@ -55,7 +55,7 @@ def fuzz_frames(config: DeviceConfig, rng: random.Random, n: int) -> Iterator[by
         yield encode_frame(body)
 
 
-def _plan(config: DeviceConfig, seed: int) -> dict:
+def _plan(config: DeviceConfig, seed: int, n_updates: int) -> dict:
     """The session's inputs: parameters, samples, queries and updates (corners included)."""
     spec = config.spec
     rng = np.random.default_rng(seed)
@@ -71,32 +71,36 @@ def _plan(config: DeviceConfig, seed: int) -> dict:
                Perturbation("rademacher", 2, True, int(rng.integers(1 << 32))),
                Perturbation("gauss", 5, False, int(rng.integers(1 << 32)))]
     k = max(1, min(3, config.max_directions))
-    updates = [("rademacher", [int(s) for s in rng.integers(1 << 32, size=k)],
-                [int(c) for c in rng.integers(-3000, 3000, size=k)], 4),
-               ("gauss", [int(rng.integers(1 << 32))], [-77], 1)]
+    updates = [("rademacher" if i % 2 == 0 else "gauss",
+                [int(s) for s in rng.integers(1 << 32, size=k - i % 2)],
+                [int(c) for c in rng.integers(-3000, 3000, size=k - i % 2)], 4 - 3 * (i % 2))
+               for i in range(n_updates)]
     return {"theta": theta, "x": x, "queries": queries, "updates": updates, "widths": widths}
 
 
-def session(device: Device, config: DeviceConfig, seed: int) -> dict:
-    """Use every command once or more through ``device``; returns what came back."""
-    plan = _plan(config, seed)
+def session(device: Device, config: DeviceConfig, seed: int, n_updates: int = 2) -> dict:
+    """Use every command once or more through ``device`` (``n_updates`` UPDATEs, each read
+    back); returns what came back."""
+    plan = _plan(config, seed, n_updates)
     out = {}
     device.write_params(plan["theta"])
     out["read"] = device.read_params()
     groups = device.load_inputs(plan["x"])
     out["evals"] = [device.evaluate(p, groups) for p in plan["queries"]]
     before = device.updates
+    out["after_each"] = []
     for kind, seeds, coefs, shift in plan["updates"]:
         device.update(kind, seeds, coefs, shift)
+        out["after_each"].append(device.read_params())
     out["updates_applied"] = (device.updates - before) & 0xFFFFFFFF
     out["after"] = device.read_params()
     out["eval_after"] = device.evaluate(Perturbation(), groups)
     return out
 
 
-def expected_session(config: DeviceConfig, seed: int) -> dict:
+def expected_session(config: DeviceConfig, seed: int, n_updates: int = 2) -> dict:
     """What :func:`session` returns from a device that computes as the golden model does."""
-    plan = _plan(config, seed)
+    plan = _plan(config, seed, n_updates)
     golden = GoldenModel(config.spec)
     groups = -(-plan["x"].shape[0] // config.lanes)
     padded = np.zeros((groups * config.lanes, config.spec.in_features), dtype=np.int64)
@@ -104,23 +108,23 @@ def expected_session(config: DeviceConfig, seed: int) -> dict:
     theta = plan["theta"]
     out = {"read": theta,
            "evals": [golden.forward_perturbed(theta, padded, p) for p in plan["queries"]],
-           "updates_applied": len(plan["updates"])}
+           "updates_applied": len(plan["updates"]), "after_each": []}
     for kind, seeds, coefs, shift in plan["updates"]:
         theta = apply_update(theta, kind, seeds, coefs, shift, plan["widths"])
+        out["after_each"].append(theta)
     out["after"] = theta
     out["eval_after"] = golden.forward_perturbed(theta, padded, Perturbation())
     return out
 
 
 def compare_sessions(got: dict, want: dict) -> dict[str, int]:
-    """Mismatching EVAL results and parameter reads, and UPDATEs lost or doubled."""
-    evals = [*got["evals"], got["eval_after"]]
-    ref = [*want["evals"], want["eval_after"]]
+    """Mismatching EVAL results and parameter reads (one read after each UPDATE), and UPDATEs
+    lost or doubled by the device's update counter."""
+    results = [*got["evals"], got["eval_after"], got["read"], got["after"], *got["after_each"]]
+    ref = [*want["evals"], want["eval_after"], want["read"], want["after"], *want["after_each"]]
     applied, planned = got["updates_applied"], want["updates_applied"]
     return {
-        "mismatches": sum(not np.array_equal(a, b) for a, b in zip(evals, ref))
-        + int(not np.array_equal(got["read"], want["read"]))
-        + int(not np.array_equal(got["after"], want["after"])),
+        "mismatches": sum(not np.array_equal(a, b) for a, b in zip(results, ref, strict=True)),
         "lost_updates": max(0, planned - applied),
         "doubled_updates": max(0, applied - planned),
     }

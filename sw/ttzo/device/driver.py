@@ -2,8 +2,9 @@
 
 Every command is one frame and one reply (stop-and-wait). A reply that is lost, damaged, or that
 reports a damaged command (``BAD_CRC``, ``BAD_LENGTH``, ``TOO_LONG``) is recovered by sending the
-same frame again: at once after the first failure, then with exponential back-off, until
-``patience`` seconds (on the link's clock) have passed. Commands that move many items (parameter
+same frame again: at once after damage, after a timeout that adapts to the measured round trips
+and doubles with each silence (back-off), until ``patience`` seconds (on the link's clock) have
+passed. Commands that move many items (parameter
 writes and reads, input loads, EVAL outputs) adapt their frame size to the line: a failed
 attempt halves the payload per frame, successes grow it back, so a noisy line costs throughput,
 not the run. Replies are checked for their exact length (:data:`~ttzo.device.protocol.COMMANDS`).
@@ -98,12 +99,13 @@ class Device:
     config : DeviceConfig, optional
         What the host expects; checked against the device's INFO reply.
     timeout : float
-        Seconds to wait for a reply before sending the command again.
+        Longest wait for a reply before sending the command again. The wait adapts to the
+        round trips measured (as TCP's retransmission timeout does: smoothed round trip plus
+        four deviations, doubled after each timeout) between ``min_timeout`` and ``timeout``.
+    min_timeout : float
+        Shortest wait for a reply.
     patience : float
         Seconds one command may take, retries included, before :class:`LinkError`.
-    backoff : (float, float)
-        First and largest pause between consecutive failed attempts (the first retry after a
-        damaged frame is immediate).
 
     Attributes
     ----------
@@ -115,14 +117,17 @@ class Device:
     """
 
     def __init__(self, link: Link, config: DeviceConfig | None = None, timeout: float = 1.0,
-                 patience: float = 120.0, backoff: tuple[float, float] = (0.001, 0.1)):
-        for name, value in (("timeout", timeout), ("patience", patience)):
-            if not value > 0:
+                 patience: float = 120.0, min_timeout: float = 0.05):
+        for name, value in (("timeout", timeout), ("patience", patience),
+                            ("min_timeout", min_timeout)):
+            if not (isinstance(value, (int, float)) and 0 < value < float("inf")):
                 raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
         self.link = link
         self.timeout = timeout
+        self.min_timeout = min(min_timeout, timeout)
+        self._srtt: float | None = None  # smoothed round trip of clean first attempts
+        self._rttvar = 0.0
         self.patience = patience
-        self.backoff = backoff
         self._clock = link.now  # the link's time: wall, virtual (emulator) or simulated
         self._seq = 0
         self._decoder = SlipDecoder()
@@ -171,11 +176,15 @@ class Device:
         self.stats.commands += 1
         start = self._clock()
         failures = 0
+        wait = self._retransmission_timeout()
         while True:
             self.stats.attempts += 1
+            sent = self._clock()
             self.link.write(frame)
-            reply, problem = self._await_reply(header, expected)
+            reply, problem = self._await_reply(header, expected, wait)
             if reply is not None:
+                if not failures:  # Karn: only unambiguous round trips are measured
+                    self._measure(self._clock() - sent)
                 self._grow_budget()
                 reply.attempts = failures + 1
                 if reply.status in (Status.OK, Status.STALE_UPDATE):
@@ -193,12 +202,25 @@ class Device:
             if splittable:  # several items: send fewer per frame
                 self._shrink_budget(max(len(data), expected or 0))
                 raise _Shrink
-            if failures > 1:
-                pause = min(self.backoff[1], self.backoff[0] * 2 ** (failures - 2))
-                self._decoder.feed(self.link.read(pause))  # waits; late replies are skipped
+            if problem.startswith("no reply"):  # back off: the device may be slower than seen
+                wait = min(self.timeout, 2 * wait)
 
-    def _await_reply(self, header: dict, expected: int | None) -> tuple[_Reply | None, str]:
-        deadline = self._clock() + self.timeout
+    def _retransmission_timeout(self) -> float:
+        if self._srtt is None:
+            return self.timeout
+        return min(self.timeout, max(self.min_timeout, self._srtt + 4 * self._rttvar))
+
+    def _measure(self, rtt: float) -> None:
+        """RFC 6298's smoothing of round-trip samples."""
+        if self._srtt is None:
+            self._srtt, self._rttvar = rtt, rtt / 2
+        else:
+            self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self._srtt - rtt)
+            self._srtt = 0.875 * self._srtt + 0.125 * rtt
+
+    def _await_reply(self, header: dict, expected: int | None,
+                     wait: float) -> tuple[_Reply | None, str]:
+        deadline = self._clock() + wait
         while True:
             while self._decoder.frames:
                 body = self._decoder.frames.pop(0)
@@ -232,7 +254,7 @@ class Device:
             remaining = deadline - self._clock()
             if remaining <= 0:
                 self.stats.timeouts += 1
-                return None, f"no reply within {self.timeout} s"
+                return None, f"no reply within {wait:.3g} s"
             self._decoder.feed(self.link.read(remaining))
 
     def _shrink_budget(self, payload: int) -> None:

@@ -182,16 +182,22 @@ class Emulator:
 
 
 class EmulatorLink:
-    """A :class:`ttzo.device.link.Link` to an :class:`Emulator`: replies appear at once, and
-    time is virtual (a read that finds nothing advances :meth:`now` by its timeout), so a
-    lost frame costs no real waiting."""
+    """A :class:`ttzo.device.link.Link` to an :class:`Emulator`. Time is virtual: a read that
+    finds nothing advances :meth:`now` by its timeout, so a lost frame costs no real waiting,
+    and with ``baud`` given, every byte on the line advances it by its UART time (10 bits), so
+    :meth:`now` is what the exchange would take on a board's serial line (device compute not
+    counted)."""
 
-    def __init__(self, emulator: Emulator):
+    def __init__(self, emulator: Emulator, baud: float | None = None):
+        if baud is not None and not baud > 0:
+            raise ValueError(f"baud must be positive, not {baud!r}")
         self.emulator = emulator
+        self._byte_time = 10 / baud if baud else 0.0
         self._rx = bytearray()
         self._now = 0.0
 
     def write(self, data: bytes) -> None:
+        self._now += len(data) * self._byte_time
         self._rx += self.emulator.feed(data)
 
     def read(self, timeout: float) -> bytes:
@@ -199,6 +205,7 @@ class EmulatorLink:
             self._now += max(timeout, 0.0)
             return b""
         data, self._rx = bytes(self._rx), bytearray()
+        self._now += len(data) * self._byte_time
         return data
 
     def now(self) -> float:

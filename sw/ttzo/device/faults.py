@@ -47,6 +47,7 @@ class FaultCounts:
     """What a :class:`FaultyLink` did, in one direction."""
 
     frames: int = 0
+    bytes: int = 0  # delivered, faults included
     corrupted_bytes: int = 0
     dropped_bytes: int = 0
     duplicated_bytes: int = 0
@@ -100,6 +101,7 @@ class _Direction:
                 copies = 2
             for _ in range(copies):
                 out += self._damage_bytes(frame)
+        self.counts.bytes += len(out)
         return bytes(out)
 
     def _damage_bytes(self, frame: bytes) -> bytes:
