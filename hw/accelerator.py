@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, ResetInserter, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -45,7 +46,12 @@ from .link import FrameReceiver, FrameSender
 from .stream import add_skid_buffer
 from .update import UpdateUnit
 
-__all__ = ["Accelerator"]
+__all__ = ["Accelerator", "rx_fifo_depth"]
+
+
+def rx_fifo_depth(max_data: int) -> int:
+    """Bytes the receive FIFO holds: a longest frame with every byte escaped, and its ENDs."""
+    return 2 * max_frame_bytes(max_data) + 2
 
 
 class Accelerator(wiring.Component):
@@ -61,7 +67,10 @@ class Accelerator(wiring.Component):
     Attributes
     ----------
     i_stream : In(stream.Signature(8))
-        Bytes from the host (always ready).
+        Bytes from the host, through a receive FIFO of :func:`rx_fifo_depth` bytes (ready
+        unless it is full): bytes that arrive while a command executes (a repeated frame, line
+        noise) wait their turn instead of being lost, so the device reads the line exactly as
+        its emulator does.
     o_stream : Out(stream.Signature(8))
         Bytes to the host.
     busy : Out(1)
@@ -113,7 +122,12 @@ class Accelerator(wiring.Component):
         if has_update:
             to_update = add_skid_buffer(m, "item_skid", sink=update.i_stream).i_stream
             from_update = add_skid_buffer(m, "result_skid", source=update.o_stream).o_stream
-        wiring.connect(m, wiring.flipped(self.i_stream), recv.i_stream)
+        m.submodules.rx_fifo = rx_fifo = SyncFIFOBuffered(width=8,
+                                                          depth=rx_fifo_depth(self.max_data))
+        m.d.comb += [rx_fifo.w_data.eq(self.i_stream.payload),
+                     rx_fifo.w_en.eq(self.i_stream.valid), self.i_stream.ready.eq(rx_fifo.w_rdy),
+                     recv.i_stream.payload.eq(rx_fifo.r_data),
+                     recv.i_stream.valid.eq(rx_fifo.r_rdy), rx_fifo.r_en.eq(recv.i_stream.ready)]
         # The line bytes leave through a skid buffer: the UART sits by its pin, far from the
         # sender, and the sender's escape and state logic should not share a cycle with that
         # route (in either direction).

@@ -63,8 +63,8 @@ class FrameReceiver(wiring.Component):
     """Collects one SLIP frame into a buffer and checks its CRC-32 (the register over body and
     CRC must end at :data:`~ttzo.device.protocol.CRC_RESIDUE`).
 
-    While a frame waits on ``frame`` (until ``frame.ready``) incoming bytes are dropped: the link
-    is stop-and-wait, and a frame cut short this way fails its CRC and is answered as such.
+    While a frame waits on ``frame`` (until ``frame.ready``) no byte is taken (``i_stream.ready``
+    is low): the bytes that follow wait upstream, in the accelerator's receive FIFO.
 
     Parameters
     ----------
@@ -75,7 +75,7 @@ class FrameReceiver(wiring.Component):
     Attributes
     ----------
     i_stream : In(stream.Signature(8))
-        Line bytes (always ready).
+        Line bytes (ready unless a frame is waiting).
     frame : Out(stream.Signature(frame_layout(max_bytes)))
         A complete frame: status ``OK``, ``BAD_CRC`` or ``TOO_LONG``.
     rd_addr, rd_en : In
@@ -107,7 +107,7 @@ class FrameReceiver(wiring.Component):
         overflow = Signal()
         crc = Signal(32, init=CRC_INIT)
         pending = Signal()
-        m.d.comb += [self.i_stream.ready.eq(1), self.frame.valid.eq(pending)]
+        m.d.comb += [self.i_stream.ready.eq(~pending), self.frame.valid.eq(pending)]
         with m.If(self.frame.valid & self.frame.ready):
             m.d.sync += pending.eq(0)
 

@@ -15,6 +15,28 @@ from typing import Any
 __all__ = ["main"]
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1 (argparse names the option in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, not {text!r}")
+    return value
+
+
 def _parse_value(text: str) -> Any:
     """``--set`` values: JSON where it parses (numbers, booleans, lists), a string otherwise."""
     try:
@@ -327,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quick", action="store_true", help="short run (a few minutes)")
     train.add_argument("--first-order", action="store_true",
                        help="first-order (back-propagation) baseline on the same model")
-    train.add_argument("--epochs", type=float, help="override train.epochs")
+    train.add_argument("--epochs", type=_positive_float, help="override train.epochs")
     train.add_argument("--seed", type=int, help="override the seed")
     train.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a config value by dotted path, e.g. "
@@ -338,8 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="start from the parameters of another run's checkpoint.npz "
                        "(fine-tuning; the optimizer starts afresh)")
     train.add_argument("--overwrite", action="store_true", help="start over in an existing run dir")
-    train.add_argument("--max-steps", type=int, help="stop (checkpointed) after this many steps")
-    train.add_argument("--workers", type=int, default=1,
+    train.add_argument("--max-steps", type=_positive_int,
+                       help="stop (checkpointed) after this many steps")
+    train.add_argument("--workers", type=_positive_int, default=1,
                        help="processes sharing each step's random-direction queries (same "
                             "results; e.g. 2 on two cores for the PDE runs)")
     train.add_argument("--device", metavar="TARGET",
@@ -357,24 +380,27 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--board", default="ulx3s-85f", help="ulx3s-85f (default) or icebreaker")
         p.add_argument("--model", help="shipped model name, model file or training config "
                                        "(default: the board's, see constraints/)")
-        p.add_argument("--lanes", type=int, help="MAC lanes per layer (default: the board's)")
-        p.add_argument("--input-groups", type=int,
+        p.add_argument("--lanes", type=_positive_int,
+                       help="MAC lanes per layer (default: the board's)")
+        p.add_argument("--input-groups", type=_positive_int,
                        help="groups of lanes samples held on chip (default: the board's)")
-        p.add_argument("--clock-mhz", type=float, help="system clock (default: the board's)")
+        p.add_argument("--clock-mhz", type=_positive_float,
+                       help="system clock (default: the board's)")
 
     est = sub.add_parser("estimate", help="analytic resources and cycles before synthesis")
     accelerator_options(est)
-    est.add_argument("--batch", type=int, default=128, help="samples per forward query")
+    est.add_argument("--batch", type=_positive_int, default=128,
+                     help="samples per forward query")
     est.add_argument("--json", action="store_true", help="machine-readable output")
     est.set_defaults(func=cmd_estimate)
 
     bld = sub.add_parser("build", help="bitstream with open tools (YoWASP), with reports")
     accelerator_options(bld)
-    bld.add_argument("--baud", type=int, help="UART rate (default: the board's)")
+    bld.add_argument("--baud", type=_positive_int, help="UART rate (default: the board's)")
     bld.add_argument("--seed", type=int, nargs="+", default=[1],
                      help="place-and-route seed; with several, one place and route per seed "
                           "and the build keeps the highest Fmax")
-    bld.add_argument("--jobs", type=int, default=1,
+    bld.add_argument("--jobs", type=_positive_int, default=1,
                      help="place-and-route seeds run in parallel (default 1)")
     bld.add_argument("--out", help="build folder (default: builds/<board>-<model>-<lanes>l)")
     bld.add_argument("--report-json", help="also write the build report here")

@@ -55,8 +55,9 @@ class Board:
         from ..device.config import DeviceConfig
 
         c = self.constraints
-        return DeviceConfig(spec, lanes=lanes or c["lanes"],
-                            input_groups=input_groups or c["input_groups"],
+        return DeviceConfig(spec, lanes=c["lanes"] if lanes is None else lanes,
+                            input_groups=(c["input_groups"] if input_groups is None
+                                          else input_groups),
                             max_directions=c["max_directions"], max_data=c["max_data"],
                             rng_stage_ops=c["rng_stage_ops"])
 

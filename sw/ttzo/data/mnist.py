@@ -69,9 +69,15 @@ def _has_all(folder: Path) -> bool:
 
 def find_mnist(data_dir: str | os.PathLike | None = None) -> Path | None:
     """The first folder in the search order that holds all four files, or ``None``."""
+    if data_dir is not None:  # a folder the user named is the only one looked at
+        if not Path(data_dir).is_dir():
+            raise MNISTError(f"MNIST folder {data_dir} does not exist")
+        if _has_all(Path(data_dir)):
+            return Path(data_dir)
+        raise MNISTError(
+            f"{data_dir} does not hold the four MNIST files ({', '.join(FILES)}, optionally .gz)"
+        )
     folders: list[Path] = []
-    if data_dir is not None:
-        folders.append(Path(data_dir))
     env = os.environ.get("TTZO_DATA")
     if env:
         folders += [Path(env), Path(env) / "mnist"]
@@ -79,10 +85,6 @@ def find_mnist(data_dir: str | os.PathLike | None = None) -> Path | None:
     for folder in folders:
         if _has_all(folder):
             return folder
-    if data_dir is not None:
-        raise MNISTError(
-            f"{data_dir} does not hold the four MNIST files ({', '.join(FILES)}, optionally .gz)"
-        )
     return None
 
 

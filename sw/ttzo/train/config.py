@@ -27,6 +27,7 @@ An estimator of kind ``backprop`` gives the first-order baseline.
 from __future__ import annotations
 
 import copy
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,6 +48,48 @@ _TOP_KEYS = {"seed", "model", "train", "phases", "pinn"}
 _TRAIN_KEYS = {"epochs", "evals_per_epoch", "val_size", "incremental"}
 _PHASE_KEYS = {"name", "batch_size", "lr", "max_epochs", "patience", "min_delta", "estimator",
                "optimizer", "schedule"}
+
+
+def integer(key: str, value: Any, low: int | None = None) -> int:
+    """``value`` as an int (an integral number, not a bool); one error naming ``key``."""
+    ok = (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, float) and value.is_integer())
+    if not ok or (low is not None and value < low):
+        need = "an integer" if low is None else f"an integer of at least {low}"
+        raise ValueError(f"{key} must be {need}, not {value!r}")
+    return int(value)
+
+
+def number(key: str, value: Any, low: float = -math.inf, strict: bool = False) -> float:
+    """``value`` as a finite float above ``low`` (or at least ``low``); one error naming ``key``."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < low or (strict and value == low):
+        bound = "" if low == -math.inf else f" {'above' if strict else 'of at least'} {low:g}"
+        raise ValueError(f"{key} must be a finite number{bound}, not {value!r}")
+    return float(value)
+
+
+def boolean(key: str, value: Any) -> bool:
+    """``value`` if it is ``true`` or ``false``; one error naming ``key``."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false, not {value!r}")
+    return value
+
+
+def _check_phase(where: str, entry: Mapping[str, Any]) -> None:
+    """Types and ranges of a phase's own settings (its estimator, optimizer and schedule are
+    checked by their makers)."""
+    if not isinstance(entry.get("name", ""), str):
+        raise ValueError(f"{where}.name must be a string, not {entry['name']!r}")
+    if "lr" not in entry:
+        raise ValueError(f"{where} needs a learning rate 'lr'")
+    number(f"{where}.lr", entry["lr"], 0.0, strict=True)
+    integer(f"{where}.batch_size", entry.get("batch_size", 64), 1)
+    if entry.get("max_epochs") is not None:
+        number(f"{where}.max_epochs", entry["max_epochs"], 0.0, strict=True)
+    if entry.get("patience") is not None:
+        integer(f"{where}.patience", entry["patience"], 1)
+    number(f"{where}.min_delta", entry.get("min_delta", 1e-4), 0.0)
 
 
 def _reject_unknown(where: str, table: Mapping[str, Any], known: set[str]) -> None:
@@ -77,15 +120,17 @@ class RunConfig:
             kind = est.pop("kind", None)
             if kind is None:
                 raise ValueError(f"{where}.estimator needs a kind (signrge, rge, cge, backprop)")
-            estimator = Backprop() if kind == "backprop" else make_estimator(kind, **est)
-            opt = dict(entry.get("optimizer", {"kind": "adam"}))
-            optimizer = make_optimizer(opt.pop("kind", "adam"), dim, **opt)
-            if "lr" not in entry:
-                raise ValueError(f"{where} needs a learning rate 'lr'")
-            schedule = make_schedule(entry["lr"], **entry.get("schedule", {}))
+            _check_phase(where, entry)
+            try:
+                estimator = Backprop() if kind == "backprop" else make_estimator(kind, **est)
+                opt = dict(entry.get("optimizer", {"kind": "adam"}))
+                optimizer = make_optimizer(opt.pop("kind", "adam"), dim, **opt)
+                schedule = make_schedule(float(entry["lr"]), **entry.get("schedule", {}))
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{where}: {err}") from None
             phases.append(Phase(
                 name=entry.get("name", f"phase{i}"), estimator=estimator, optimizer=optimizer,
-                schedule=schedule, batch_size=entry.get("batch_size", 64),
+                schedule=schedule, batch_size=int(entry.get("batch_size", 64)),
                 max_epochs=entry.get("max_epochs"), patience=entry.get("patience"),
                 min_delta=entry.get("min_delta", 1e-4),
             ))
@@ -139,16 +184,12 @@ def parse_config(raw: Mapping[str, Any], base: Path | None = None) -> RunConfig:
                                  f"{{\"kind\": \"cosine\"}}, or set its keys one by one), not "
                                  f"{entry[key]!r}")
     cfg = RunConfig(
-        raw=raw, model=model, seed=int(raw.get("seed", 0)),
-        epochs=float(train.get("epochs", 1)), evals_per_epoch=int(train.get("evals_per_epoch", 1)),
-        val_size=int(train.get("val_size", 5000)), incremental=bool(train.get("incremental", True)),
+        raw=raw, model=model, seed=integer("seed", raw.get("seed", 0), 0),
+        epochs=number("train.epochs", train.get("epochs", 1), 0.0, strict=True),
+        evals_per_epoch=integer("train.evals_per_epoch", train.get("evals_per_epoch", 1), 1),
+        val_size=integer("train.val_size", train.get("val_size", 5000), 1),
+        incremental=boolean("train.incremental", train.get("incremental", True)),
     )
-    if not cfg.epochs > 0:
-        raise ValueError(f"[train] epochs must be positive, not {cfg.epochs!r}")
-    if cfg.evals_per_epoch < 1:
-        raise ValueError(f"[train] evals_per_epoch must be at least 1, not {cfg.evals_per_epoch!r}")
-    if cfg.val_size < 1:
-        raise ValueError(f"[train] val_size must be positive, not {cfg.val_size!r}")
     if "pinn" in raw:
         from ..tasks.pde import PinnSettings
 

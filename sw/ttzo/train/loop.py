@@ -137,6 +137,10 @@ class Trainer:
             raise ValueError(f"epochs must be positive, not {epochs!r}")
         if int(evals_per_epoch) != evals_per_epoch or evals_per_epoch < 1:
             raise ValueError(f"evals_per_epoch must be a positive integer, not {evals_per_epoch!r}")
+        for phase in phases:
+            if phase.batch_size > task.n_train:
+                raise ValueError(f"phase {phase.name!r}: batch_size {phase.batch_size} exceeds "
+                                 f"the {task.n_train} training samples")
         self.task = task
         self.phases = list(phases)
         self.epochs = float(epochs)
@@ -193,7 +197,14 @@ class Trainer:
                 f"checkpoint {path} holds parameters of shape "
                 f"{None if theta is None else theta.shape}, expected {self.theta.shape}"
             )
-        return theta.astype(self.theta.dtype)
+        if theta.dtype != self.theta.dtype:
+            raise CheckpointError(f"checkpoint {path} holds parameters of dtype {theta.dtype}, "
+                                  f"expected {self.theta.dtype}")
+        bad = np.flatnonzero(~np.isfinite(theta))
+        if bad.size:
+            raise CheckpointError(f"checkpoint {path}: parameter {bad[0]} is {theta[bad[0]]} "
+                                  f"({bad.size} not finite)")
+        return theta.copy()
 
     def warm_start(self, path: str | Path) -> dict[str, Any]:
         """Start from the parameters of another run's checkpoint (a fine-tuning run).
