@@ -10,10 +10,13 @@ Line time is the emulator link's virtual clock at the board's 3 Mbaud: the bytes
 the line plus the time the driver waited (timeouts and back-off); device compute not counted.
 
 Fuzzing: frames with good CRCs around random headers near the command table's limits, and line
-garbage, into the emulator (crash, hang, and state change from refused frames checked).
+garbage, into the emulator (crash, hang, and state change from refused frames checked), and into
+the gateware on Verilator (``sim/accelerator_tb.py``, a two-lane accelerator: the frame parser
+and command table are the same code at every size), every reply byte compared with the
+emulator's.
 
-    python benchmarks/link_faults.py                  # campaign and 1,000,000 fuzzed frames
-    python benchmarks/link_faults.py --fuzz 20000 --sessions 1   # quick look
+    python benchmarks/link_faults.py       # campaign, 1,000,000 frames (emulator), 10,000 (RTL)
+    python benchmarks/link_faults.py --fuzz 20000 --gateware-fuzz 0 --sessions 1   # quick look
 """
 
 from __future__ import annotations
@@ -21,17 +24,18 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import tempfile
 import time
 
 from ttzo.build.boards import get_board
-from ttzo.device import Device, Emulator, EmulatorLink
+from ttzo.device import Device, DeviceConfig, Emulator, EmulatorLink
 from ttzo.device.campaign import compare_sessions, expected_session, fuzz_frames, session
 from ttzo.device.faults import FaultRates, FaultyLink
 from ttzo.device.protocol import REPLY_FIELDS, SlipDecoder, Status, unpack_fields
-from ttzo.model import ModelSpec
+from ttzo.model import LayerSpec, ModelSpec
 from ttzo.train.config import load_model_file
 
-from common import write_result
+from common import ROOT, write_result
 
 RATES = (0.0, 0.001, 0.01, 0.05)
 FRAME_FAULTS = 0.01
@@ -114,10 +118,29 @@ def fuzz(config, n: int, seed: int = 1) -> dict:
             "wall_s": round(time.perf_counter() - start, 1)}
 
 
+def gateware_fuzz(n: int) -> dict:
+    """``n`` fuzzed frames into the accelerator RTL on Verilator, against the emulator."""
+    sys.path.insert(0, str(ROOT / "sim"))
+    from runner import run_accelerator
+
+    spec = ModelSpec((LayerSpec((4, 4), (2, 4), 2, "relu"), LayerSpec((8,), (3,), None, "none")))
+    config = DeviceConfig(spec, lanes=2, input_groups=2, max_directions=4, max_data=64)
+    scenario = {"kind": "fuzz", "frames": n, "reply_cycles": 20000, "seed": 11, "idle": 0.2,
+                "stall": 0.3}
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        result = run_accelerator(config, scenario, "verilator", folder)
+    return {"frames": n, "simulator": "verilator", "replies": result.get("replies"),
+            "mismatches": result.get("mismatches"), "cycles": result.get("cycles"),
+            "failed": result["failed"], "wall_s": round(time.perf_counter() - start, 1)}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=3, help="sessions per fault rate")
     parser.add_argument("--fuzz", type=int, default=1_000_000, help="fuzzed frames (emulator)")
+    parser.add_argument("--gateware-fuzz", type=int, default=10_000,
+                        help="fuzzed frames into the RTL on Verilator (0: skip)")
     args = parser.parse_args(argv)
     board, config = mnist_config()
     runs = []
@@ -133,7 +156,9 @@ def main(argv=None) -> int:
     for run in runs:
         run["throughput_vs_fault_free"] = round(clean / run["board_link_s"], 4)
     fuzzed = fuzz(config, args.fuzz)
-    print(f"fuzz: {fuzzed}")
+    print(f"fuzz: {fuzzed}", flush=True)
+    rtl = gateware_fuzz(args.gateware_fuzz) if args.gateware_fuzz else None
+    print(f"gateware fuzz: {rtl}")
     result = {
         "board": board.name, "lanes": config.lanes, "max_data": config.max_data,
         "fault_rates": list(RATES), "frame_faults": FRAME_FAULTS,
@@ -144,12 +169,13 @@ def main(argv=None) -> int:
         "lost_updates": sum(r["lost_updates"] for r in runs),
         "doubled_updates": sum(r["doubled_updates"] for r in runs),
         "undetected_corruptions": sum(r["undetected_corruptions"] for r in runs),
-        "runs": runs, "fuzz_emulator": fuzzed,
+        "runs": runs, "fuzz_emulator": fuzzed, "fuzz_gateware": rtl,
         "command": "python benchmarks/link_faults.py " + " ".join(argv or sys.argv[1:]),
     }
     print(write_result("link_faults", result))
     failed = (result["mismatches"] or result["lost_updates"] or result["doubled_updates"]
-              or fuzzed["crashes"] or fuzzed["state_changes_from_refused_frames"])
+              or fuzzed["crashes"] or fuzzed["state_changes_from_refused_frames"]
+              or (rtl is not None and (rtl["mismatches"] or rtl["failed"])))
     return 1 if failed else 0
 
 

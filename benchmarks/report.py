@@ -410,6 +410,51 @@ _PINN_METHODS = {
 }
 
 
+def link_section() -> list[str]:
+    r = _load("link_faults")
+    lines = ["## Host link under faults", ""]
+    if r is None:
+        return lines + ["Not run yet (`python benchmarks/link_faults.py`).", ""]
+    lines += [
+        f"Sessions of every command (parameter writes and reads, input loads, EVALs in every "
+        f"perturbation mode, {r['runs'][0]['updates'] // r['runs'][0]['sessions']} UPDATEs each "
+        f"read back) on the {r['board']} MNIST accelerator ({r['lanes']} lanes, "
+        f"{r['max_data']}-byte frames), emulated behind a line that corrupts, drops and "
+        f"duplicates bytes at the given rate and loses and duplicates "
+        f"{r['frame_faults']:.0%} of frames, both ways; the driver's default settings "
+        "throughout. Results are compared with the golden model. Link time is the emulator "
+        "link's clock at the board's UART rate: bytes on the line plus timeouts (device "
+        "compute not counted). Targets: every run completes, 0 mismatches, 0 lost or doubled "
+        "UPDATEs, 0 undetected corruptions (docs/protocol.md).",
+        "",
+        "| byte faults | commands | faults | retransmissions | timeouts | mismatches "
+        "| lost / doubled UPDATEs | undetected | link time | throughput vs fault-free |",
+        "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
+    ]
+    for run in r["runs"]:
+        lines.append(
+            f"| {run['byte_fault_rate']:.1%} | {run['commands']:,} | {run['faults']:,} | "
+            f"{run['retransmissions']:,} | {run['driver']['timeouts']:,} | {run['mismatches']} | "
+            f"{run['lost_updates']} / {run['doubled_updates']} | "
+            f"{run['undetected_corruptions']} | {run['board_link_s']:,.1f} s | "
+            f"{run['throughput_vs_fault_free']:.3g}x |")
+    fuzz = r["fuzz_emulator"]
+    lines += ["", f"Fuzzing: {fuzz['frames']:,} frames into the emulator: {fuzz['crashes']} "
+              f"crashes, {fuzz['undecodable_replies']} undecodable replies, "
+              f"{fuzz['state_changes_from_refused_frames']} state changes from refused frames "
+              f"({fuzz['wall_s']:.0f} s; verdicts " + ", ".join(
+                  f"{k} {v:,}" for k, v in sorted(fuzz["replies"].items())) + ")."]
+    rtl = r.get("fuzz_gateware")
+    if rtl:
+        lines += [f"{rtl['frames']:,} frames into the accelerator RTL on "
+                  f"{rtl['simulator'].capitalize()} (a two-lane build: the same frame parser and "
+                  f"command table), every reply compared with the emulator's byte for byte: "
+                  f"{rtl['mismatches']} mismatches ({rtl['cycles']:,} cycles)."]
+    lines += ["", f"Command: `{r['command'].strip()}` ({r['date']}; {_machine(r)}; "
+              f"commit {r.get('commit', '?')})", ""]
+    return lines
+
+
 def pinn_section() -> list[str]:
     r = _load("pinn")
     lines = ["## Physics-informed training (PINNs)", ""]
@@ -457,7 +502,8 @@ def main() -> int:
         "edit by hand. Timings are wall-clock medians or single runs as stated, on the machine "
         "named with each result.", "",
         *mnist_section(), *speed_section(), *kernels_section(), *quantized_section(),
-        *engine_section(), *build_section(), *stein_section(), *pinn_section(),
+        *engine_section(), *build_section(), *link_section(), *stein_section(),
+        *pinn_section(),
     ]
     PAGE.parent.mkdir(parents=True, exist_ok=True)
     PAGE.write_text("\n".join(lines).rstrip() + "\n")

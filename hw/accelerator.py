@@ -37,6 +37,7 @@ from ttzo.device.protocol import (
     Status,
     max_frame_bytes,
     pack_fields,
+    rx_fifo_depth,
 )
 
 from .bram import READ_LATENCY, BankedMemory, RowStreamer
@@ -46,12 +47,7 @@ from .link import FrameReceiver, FrameSender
 from .stream import add_skid_buffer
 from .update import UpdateUnit
 
-__all__ = ["Accelerator", "rx_fifo_depth"]
-
-
-def rx_fifo_depth(max_data: int) -> int:
-    """Bytes the receive FIFO holds: a longest frame with every byte escaped, and its ENDs."""
-    return 2 * max_frame_bytes(max_data) + 2
+__all__ = ["Accelerator"]
 
 
 class Accelerator(wiring.Component):
@@ -67,7 +63,8 @@ class Accelerator(wiring.Component):
     Attributes
     ----------
     i_stream : In(stream.Signature(8))
-        Bytes from the host, through a receive FIFO of :func:`rx_fifo_depth` bytes (ready
+        Bytes from the host, through a receive FIFO of
+        :func:`~ttzo.device.protocol.rx_fifo_depth` bytes (ready
         unless it is full): bytes that arrive while a command executes (a repeated frame, line
         noise) wait their turn instead of being lost, so the device reads the line exactly as
         its emulator does.

@@ -296,3 +296,22 @@ def test_gateware_eval_windows_answer_as_the_emulator():
         want = emulator.feed(frame)
         assert replies(want)[0]["status"] == Status.OK
         assert gateware.read(SIM_TIMEOUT) == want
+
+
+def test_a_lost_link_reports_what_the_device_holds():
+    class Cut(EmulatorLink):
+        after = None  # frames let through before the line goes dead
+
+        def write(self, data: bytes) -> None:
+            if self.after is not None:
+                if self.after == 0:
+                    return
+                self.after -= 1
+            super().write(data)
+
+    link = Cut(Emulator(CONFIG))
+    device = Device(link, CONFIG, patience=3.0)
+    link.after = 2  # two WRITE_PARAMS frames of 32 parameters, then nothing
+    with pytest.raises(LinkError, match=rf"64 of {SPEC.params} parameters written from 0 were "
+                                        r"confirmed before it, the rest is unknown"):
+        device.write_params(random_theta(np.random.default_rng(0)))

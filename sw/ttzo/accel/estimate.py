@@ -260,7 +260,7 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
         + _GAUSS_PRODUCT_BITS * (1 + int(layer.bias))
         for index, layer in enumerate(spec.layers))
     if config is not None:
-        from ..device.protocol import max_frame_bytes
+        from ..device.protocol import max_frame_bytes, rx_fifo_depth
 
         # all banked memories, like the engine's
         shapes = [("inputs", config.input_beats, lanes * nm.input.width),
@@ -270,6 +270,10 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
             mems.append({"layer": None, "memory": name, "depth": depth, "width": width,
                          "blocks": banked_blocks(depth, width, device)})
             copies += bank_register_copies(depth, width, device)
+        # the receive FIFO: one plain memory (no bank registers)
+        depth = rx_fifo_depth(config.max_data)
+        mems.append({"layer": None, "memory": "rx_fifo", "depth": depth, "width": 8,
+                     "blocks": banked_blocks(depth, 8, device)})
         used["LUT"] += _LUT_SYSTEM + _LUT_PER_DIRECTION * config.max_directions
         used["FF"] += _FF_SYSTEM + _FF_PER_DIRECTION * config.max_directions
         # the update unit's coefficient product (the executor's constant products are

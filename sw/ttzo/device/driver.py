@@ -274,9 +274,10 @@ class Device:
             limit = min(limit, self._budget // item_bytes)
         return max(1, limit)
 
-    def _chunked(self, total: int, item_bytes: int, limit: int, send) -> list:
+    def _chunked(self, total: int, item_bytes: int, limit: int, send, what: str) -> list:
         """``send(lo, n)`` for consecutive runs of the ``total`` items, ``n`` adapting to the
-        line; returns what each call returned."""
+        line; returns what each call returned. A lost link is reported with how many of the
+        ``what`` were confirmed, so the caller knows what the device holds."""
         out, lo = [], 0
         while lo < total:
             n = min(total - lo, self._items_per_frame(item_bytes, limit))
@@ -284,6 +285,9 @@ class Device:
                 out.append(send(lo, n))
             except _Shrink:
                 continue
+            except LinkError as err:
+                raise LinkError(f"{err}; {lo} of {total} {what} were confirmed before it, the "
+                                f"rest is unknown") from None
             lo += n
         return out
 
@@ -321,7 +325,8 @@ class Device:
             self._transact(Opcode.WRITE_PARAMS, to_words(theta_int[lo:lo + n], PARAM_BYTES),
                            splittable=n > 1, addr=start + lo, count=n)
 
-        self._chunked(theta_int.size, PARAM_BYTES, self._data_limit(PARAM_BYTES), send)
+        self._chunked(theta_int.size, PARAM_BYTES, self._data_limit(PARAM_BYTES), send,
+                      f"parameters written from {start}")
 
     def read_params(self, start: int = 0, count: int | None = None) -> np.ndarray:
         """``count`` parameters from ``start`` (all from ``start`` by default)."""
@@ -331,7 +336,8 @@ class Device:
             reply = self._transact(Opcode.READ_PARAMS, splittable=n > 1, addr=start + lo, count=n)
             return from_words(reply.data, PARAM_BYTES)
 
-        out = self._chunked(count, PARAM_BYTES, self._data_limit(PARAM_BYTES), send)
+        out = self._chunked(count, PARAM_BYTES, self._data_limit(PARAM_BYTES), send,
+                            "parameters read")
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
     def load_inputs(self, x_int: np.ndarray) -> int:
@@ -357,7 +363,8 @@ class Device:
             self._transact(Opcode.LOAD_INPUT, to_words(beats[lo:lo + n], info["input_bytes"]),
                            splittable=n > 1, addr=lo, count=n)
 
-        self._chunked(beats.shape[0], beat_bytes, self._data_limit(beat_bytes), send)
+        self._chunked(beats.shape[0], beat_bytes, self._data_limit(beat_bytes), send,
+                      "input beats loaded")
         return groups
 
     def evaluate(self, perturbation: Perturbation, groups: int) -> np.ndarray:
@@ -378,7 +385,8 @@ class Device:
                                    window=n)
             return from_words(reply.data, info["output_bytes"])
 
-        values = np.concatenate(self._chunked(total, beat_bytes, total, send))
+        values = np.concatenate(self._chunked(total, beat_bytes, total, send,
+                                              "output beats received"))
         return values.reshape(groups, n_out, lanes).transpose(0, 2, 1).reshape(-1, n_out)
 
     def update(self, kind: str, seeds: Sequence[int], coefs: Sequence[int], frac: int) -> None:

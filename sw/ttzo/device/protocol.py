@@ -56,7 +56,8 @@ __all__ = [
     "Status", "DAMAGE", "Command", "COMMANDS", "SIZE_NAMES", "crc32", "crc32_register",
     "slip_encode", "SlipDecoder", "pack_fields", "unpack_fields", "fields_bytes", "MAGIC",
     "VERSION", "PARAM_BYTES", "SEED_BYTES", "COEF_BYTES", "model_hash", "encode_frame",
-    "max_frame_bytes", "ProtocolError", "COEF_BITS", "to_words", "from_words", "wrap",
+    "max_frame_bytes", "rx_fifo_depth", "ProtocolError", "COEF_BITS", "to_words", "from_words",
+    "wrap",
     "MODE_BITS", "MODE_COORDINATE", "MAX_SHIFT", "GAUSS_FLAG",
 ]
 
@@ -250,6 +251,12 @@ COMMANDS: dict[Opcode, Command] = {
 def max_frame_bytes(max_data: int) -> int:
     """Longest command body plus CRC a device with ``max_data`` data bytes accepts."""
     return HEADER_BYTES + max_data + CRC_BYTES
+
+
+def rx_fifo_depth(max_data: int) -> int:
+    """Line bytes a device buffers ahead of its frame receiver: a longest frame with every byte
+    escaped, and its two ENDs."""
+    return 2 * max_frame_bytes(max_data) + 2
 
 
 def pack_fields(fields: tuple[tuple[str, int], ...], values: Mapping[str, int]) -> bytes:
