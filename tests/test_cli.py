@@ -69,7 +69,7 @@ def test_existing_run_is_not_overwritten_silently(tmp_path, mnist_dir, capsys):
     "extra,message",
     [
         (["--set", "phases.1.estimator.kind=zge"], "unknown estimator 'zge'"),
-        (["--set", "train.epochs=-1"], "epochs must be positive"),
+        (["--set", "train.epochs=-1"], "train.epochs must be a finite number above 0, not -1"),
         (["--set", "phases.7.lr=1"], "cannot set 'phases.7.lr'"),
         (["--set", "train.epoch=1"], r"unknown setting\(s\) \['epoch'\]"),
         (["--set", "nonsense"], "--set takes KEY=VALUE"),

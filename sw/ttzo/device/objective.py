@@ -50,10 +50,11 @@ class DeviceSession:
         self.input_loads = 0
 
     def summary(self) -> dict[str, object]:
-        """What the run asked of the device: where it ran, memory writes, link retries."""
+        """What the run asked of the device: where it ran, memory writes, what the link cost."""
         return {"device": self.name, "device_param_writes": self.param_writes,
                 "device_input_loads": self.input_loads,
-                "device_retransmissions": self.device.retransmissions}
+                "device_retransmissions": self.device.retransmissions,
+                "device_link": self.device.stats.as_dict()}
 
     def set_params(self, theta_int: np.ndarray) -> None:
         """Make the device's parameters ``theta_int`` (written only if they changed)."""
