@@ -229,8 +229,10 @@ class Device:
                     return None, f"short reply of {len(body)} bytes"
                 hdr = unpack_fields(REPLY_FIELDS, body)
                 data = body[REPLY_HEADER_BYTES:]
-                status = Status(hdr["status"]) if hdr["status"] in Status._value2member_map_ \
-                    else None
+                try:
+                    status: Status | None = Status(hdr["status"])
+                except ValueError:  # not a status the protocol has: a damaged reply
+                    status = None
                 if status in DAMAGE and hdr["opcode"] == 0:  # a frame the device could not read
                     self.stats.damaged_commands += 1
                     return None, f"device saw a damaged frame ({status.name})"
