@@ -146,9 +146,8 @@ class UpdateUnit(wiring.Component):
         ]
         # Each returning direction gives c_q * u_q (u: +-1, or g with two fraction bits), which
         # is registered, then accumulated: a multiply and an add never share a cycle.
-        # Six registered steps: coefficient lookup (two, the direction waiting beside it),
-        # the multiplier's operands, product (and the +-c_q of a sign), the term of the
-        # direction's kind, accumulation.
+        # Five registered steps: coefficient lookup (two, the direction waiting beside it),
+        # product (and the +-c_q of a sign), the term of the direction's kind, accumulation.
         coef = registered_lookup(m, cfg.coefs, received, "coef")
         direction_a = Signal.like(rng.o_stream.payload)
         direction = Signal.like(rng.o_stream.payload)
@@ -156,22 +155,12 @@ class UpdateUnit(wiring.Component):
         picked = Signal()
         m.d.sync += [direction_a.eq(rng.o_stream.payload), picked_a.eq(rng.o_stream.valid),
                      direction.eq(direction_a), picked.eq(picked_a)]
-        # The multiplier's operands and product each get a register of their own, loading
-        # nothing else, so that the build packs them into the multiplier block (a product
-        # routed from a far block to the fabric was the build's critical path).
-        mul_coef = Signal.like(coef)
-        mul_gauss = Signal.like(direction.gauss)
-        sign_coef = Signal.like(coef)
-        sign = Signal()
-        operands_valid = Signal()
-        m.d.sync += [mul_coef.eq(coef), mul_gauss.eq(direction.gauss), sign_coef.eq(coef),
-                     sign.eq(direction.sign), operands_valid.eq(picked)]
         product = Signal(signed(acc_width))
         signed_coef = Signal(signed(self.coef_width + 1))
         product_valid = Signal()
-        m.d.sync += [product.eq(mul_coef * mul_gauss),
-                     signed_coef.eq(Mux(sign, -sign_coef, sign_coef)),
-                     product_valid.eq(operands_valid)]
+        m.d.sync += [product.eq(coef * direction.gauss),
+                     signed_coef.eq(Mux(direction.sign, -coef, coef)),
+                     product_valid.eq(picked)]
         term = Signal(signed(acc_width))
         term_valid = Signal()
         m.d.sync += [term.eq(Mux(cfg.gauss, product, signed_coef)),
