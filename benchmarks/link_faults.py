@@ -7,7 +7,8 @@ reads, input loads, EVALs in every perturbation mode, UPDATEs each read back) wi
 default settings; the results are compared with the golden model (the fault-free run gives the
 same) and the counts of faults, retransmissions and undetected corruptions are recorded.
 Line time is the emulator link's virtual clock at the board's 3 Mbaud: the bytes that crossed
-the line plus the time the driver waited (timeouts and back-off); device compute not counted.
+the line plus the time the driver waited for replies that never came; device compute not
+counted.
 
 Fuzzing: frames with good CRCs around random headers near the command table's limits, and line
 garbage, into the emulator (crash, hang, and state change from refused frames checked), and into
@@ -55,7 +56,7 @@ def campaign(config, baud: int, rate: float, sessions: int) -> dict:
     totals = {"mismatches": 0, "lost_updates": 0, "doubled_updates": 0}
     stats: dict[str, int] = {}
     line = {"to_device": {}, "to_host": {}}
-    waited = 0.0
+    link_time = 0.0
     start = time.perf_counter()
     for seed in range(sessions):
         link = FaultyLink(EmulatorLink(Emulator(config), baud), faults, seed=1000 * seed + 7)
@@ -69,7 +70,7 @@ def campaign(config, baud: int, rate: float, sessions: int) -> dict:
         for direction, counts in link.counts().items():
             for key, value in counts.items():
                 line[direction][key] = line[direction].get(key, 0) + value
-        waited += link.now()
+        link_time += link.now()
     wall = time.perf_counter() - start
     line_bytes = line["to_device"]["bytes"] + line["to_host"]["bytes"]
     return {
@@ -81,7 +82,7 @@ def campaign(config, baud: int, rate: float, sessions: int) -> dict:
         "undetected_corruptions": (line["to_device"]["undetected_corruptions"]
                                    + line["to_host"]["undetected_corruptions"]),
         **totals, "driver": stats, "line": line, "line_bytes": line_bytes,
-        "board_link_s": round(waited, 3),
+        "board_link_s": round(link_time, 3),
         "emulator_wall_s": round(wall, 2),
     }
 

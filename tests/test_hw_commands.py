@@ -11,7 +11,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from ttzo.device import DeviceConfig
-from ttzo.device.protocol import COMMANDS, HEADER_FIELDS, Opcode, Status
+from ttzo.device.protocol import COMMANDS, HEADER_FIELDS, Opcode, Status, verdict
 from ttzo.hw.commands import CommandValidator, times
 from ttzo.model import LayerSpec, ModelSpec
 
@@ -20,14 +20,10 @@ SPEC = ModelSpec((LayerSpec((4, 4), (2, 4), 2, "relu"), LayerSpec((8,), (3,), No
 
 def reference(header: dict, n_data: int, updates: int, sizes: dict) -> tuple[Status, int]:
     """Verdict and reply length as the emulator gives them."""
-    try:
-        cmd = COMMANDS[Opcode(header["opcode"])]
-    except ValueError:
-        return Status.BAD_OPCODE, 0
-    status = cmd.verdict(header, n_data, sizes)
-    if status == Status.OK and header["opcode"] == Opcode.UPDATE and header["updates"] != updates:
-        status = Status.STALE_UPDATE
-    return status, cmd.reply_bytes(header, sizes) if status == Status.OK else 0
+    status = verdict(header, n_data, sizes, updates)
+    if status != Status.OK:
+        return status, 0
+    return status, COMMANDS[Opcode(header["opcode"])].reply_bytes(header, sizes)
 
 
 def random_case(rng: random.Random, sizes: dict) -> tuple[dict, int, int]:

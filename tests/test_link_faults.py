@@ -18,6 +18,7 @@ from ttzo.device.faults import FaultRates, FaultyLink
 from ttzo.device.protocol import (
     HEADER_FIELDS,
     REPLY_FIELDS,
+    REPLY_HEADER_BYTES,
     Opcode,
     SlipDecoder,
     Status,
@@ -65,7 +66,8 @@ def replies(line: bytes) -> list[dict]:
     decoder = SlipDecoder()
     decoder.feed(line)
     assert decoder.errors == []
-    return [unpack_fields(REPLY_FIELDS, body) | {"data": body[10:]} for body in decoder.frames]
+    return [unpack_fields(REPLY_FIELDS, body) | {"data": body[REPLY_HEADER_BYTES:]}
+            for body in decoder.frames]
 
 
 def check(device: Device, seed: int) -> None:

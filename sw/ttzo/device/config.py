@@ -17,6 +17,7 @@ from .protocol import (
     PARAM_BYTES,
     SEED_BYTES,
     VERSION,
+    device_sizes,
     model_hash,
 )
 
@@ -113,11 +114,7 @@ class DeviceConfig:
 
     def sizes(self) -> dict[str, int]:
         """The sizes :data:`ttzo.device.protocol.COMMANDS` is written in."""
-        return {"params": self.spec.params, "input_beats": self.input_beats,
-                "input_groups": self.input_groups, "out_features": self.spec.out_features,
-                "max_directions": self.max_directions,
-                "input_beat_bytes": self.lanes * self.input_bytes,
-                "output_beat_bytes": self.lanes * self.output_bytes}
+        return device_sizes(self.info())
 
     def bias_ranges(self) -> list[tuple[int, int]]:
         """``[start, stop)`` of every layer's biases in ``theta``."""

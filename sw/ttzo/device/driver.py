@@ -44,6 +44,7 @@ from .protocol import (
     Opcode,
     SlipDecoder,
     Status,
+    device_sizes,
     encode_frame,
     from_words,
     pack_fields,
@@ -137,14 +138,7 @@ class Device:
         self.info: dict[str, int] = {}
         self.sizes: dict[str, int] = {}  # INFO's reply length needs none of them
         self.info = self.read_info()
-        self.sizes = {
-            "params": self.info["params"],
-            "input_beats": self.info["input_groups"] * self.info["in_features"],
-            "input_groups": self.info["input_groups"], "out_features": self.info["out_features"],
-            "max_directions": self.info["max_directions"],
-            "input_beat_bytes": self.info["lanes"] * self.info["input_bytes"],
-            "output_beat_bytes": self.info["lanes"] * self.info["output_bytes"],
-        }
+        self.sizes = device_sizes(self.info)
         self.config = config
         if config is not None:
             self.check(config)

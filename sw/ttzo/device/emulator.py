@@ -16,7 +16,6 @@ from ..golden.perturb import MODES, Perturbation, apply_update
 from .config import DeviceConfig
 from .protocol import (
     COEF_BYTES,
-    COMMANDS,
     CRC_BYTES,
     CRC_RESIDUE,
     END,
@@ -40,6 +39,7 @@ from .protocol import (
     pack_fields,
     to_words,
     unpack_fields,
+    verdict,
     wrap,
 )
 
@@ -117,16 +117,10 @@ class Emulator:
         hdr = unpack_fields(HEADER_FIELDS, body)
         data = body[HEADER_BYTES:]
         opcode, seq = hdr["opcode"], hdr["seq"]
-        try:
-            op = Opcode(opcode)
-        except ValueError:
-            return self._reply(opcode, seq, Status.BAD_OPCODE)
-        status = COMMANDS[op].verdict(hdr, len(data), self.sizes)
-        if status == Status.OK and op == Opcode.UPDATE and hdr["updates"] != self.updates:
-            status = Status.STALE_UPDATE
+        status = verdict(hdr, len(data), self.sizes, self.updates)
         if status != Status.OK:
             return self._reply(opcode, seq, status)
-        reply = getattr(self, f"_do_{op.name.lower()}")(hdr, data)
+        reply = getattr(self, f"_do_{Opcode(opcode).name.lower()}")(hdr, data)
         return self._reply(opcode, seq, Status.OK, reply)
 
     def _do_info(self, hdr, data) -> bytes:

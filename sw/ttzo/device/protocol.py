@@ -53,7 +53,8 @@ import numpy as np
 __all__ = [
     "END", "ESC", "ESC_END", "ESC_ESC", "HEADER_FIELDS", "HEADER_BYTES", "INFO_FIELDS",
     "INFO_BYTES", "REPLY_FIELDS", "REPLY_HEADER_BYTES", "CRC_BYTES", "CRC_RESIDUE", "Opcode",
-    "Status", "DAMAGE", "Command", "COMMANDS", "SIZE_NAMES", "crc32", "crc32_register",
+    "Status", "DAMAGE", "Command", "COMMANDS", "device_sizes", "verdict", "crc32",
+    "crc32_register",
     "slip_encode", "SlipDecoder", "pack_fields", "unpack_fields", "fields_bytes", "MAGIC",
     "VERSION", "PARAM_BYTES", "SEED_BYTES", "COEF_BYTES", "model_hash", "encode_frame",
     "max_frame_bytes", "rx_fifo_depth", "ProtocolError", "COEF_BITS", "to_words", "from_words",
@@ -140,14 +141,18 @@ HEADER_BYTES = fields_bytes(HEADER_FIELDS)
 REPLY_HEADER_BYTES = fields_bytes(REPLY_FIELDS)
 INFO_BYTES = fields_bytes(INFO_FIELDS)
 
-#: The device sizes the command table is written in (``DeviceConfig.sizes()`` gives them).
-SIZE_NAMES = ("params", "input_beats", "input_groups", "out_features", "max_directions",
-              "input_beat_bytes", "output_beat_bytes")
+def device_sizes(info: Mapping[str, int]) -> dict[str, int]:
+    """The sizes the command table is written in, from a device's INFO fields."""
+    return {"params": info["params"], "input_beats": info["input_groups"] * info["in_features"],
+            "input_groups": info["input_groups"], "out_features": info["out_features"],
+            "max_directions": info["max_directions"],
+            "input_beat_bytes": info["lanes"] * info["input_bytes"],
+            "output_beat_bytes": info["lanes"] * info["output_bytes"]}
 
 
 @dataclass(frozen=True)
 class Command:
-    """What one opcode takes and answers, in the device's sizes (:data:`SIZE_NAMES`).
+    """What one opcode takes and answers, in the device's sizes (:func:`device_sizes`).
 
     A size is an ``int`` or the name of a size. The emulator and the gateware refuse a command
     by the same rules, in this order: ``BAD_OPCODE`` (unknown, or ``requires`` is 0 on this
@@ -246,6 +251,20 @@ COMMANDS: dict[Opcode, Command] = {
     Opcode.UPDATE: Command(data_item=SEED_BYTES + COEF_BYTES, count_max="max_directions",
                            max_shift=MAX_SHIFT, requires="max_directions"),
 }
+
+
+def verdict(header: Mapping[str, int], n_data: int, sizes: Mapping[str, int],
+            updates: int) -> Status:
+    """The device's verdict on a command (:class:`Command` rules, ``BAD_OPCODE`` for an unknown
+    opcode, ``STALE_UPDATE`` for an UPDATE that names another update counter than ``updates``)."""
+    try:
+        op = Opcode(header["opcode"])
+    except ValueError:
+        return Status.BAD_OPCODE
+    status = COMMANDS[op].verdict(header, n_data, sizes)
+    if status == Status.OK and op == Opcode.UPDATE and header["updates"] != updates:
+        return Status.STALE_UPDATE
+    return status
 
 
 def max_frame_bytes(max_data: int) -> int:
