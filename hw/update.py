@@ -80,8 +80,8 @@ class UpdateUnit(wiring.Component):
 
     Per parameter: one cycle for the seed table lookup, ``count`` RNG requests on consecutive
     cycles, the products ``c_q * u_q`` accumulated exactly as they return, then one rounding and
-    one saturation (to ``weight_width`` or ``bias_width``). That is about ``count + 29`` cycles
-    per parameter: a pass over the 3,962 MNIST parameters with 10 directions takes about 155,000
+    one saturation (to ``weight_width`` or ``bias_width``). That is about ``count + 30`` cycles
+    per parameter: a pass over the 3,962 MNIST parameters with 10 directions takes about 158,000
     cycles (1.6 ms at 100 MHz), once per optimizer step.
 
     Parameters
@@ -146,8 +146,9 @@ class UpdateUnit(wiring.Component):
         ]
         # Each returning direction gives c_q * u_q (u: +-1, or g with two fraction bits), which
         # is registered, then accumulated: a multiply and an add never share a cycle.
-        # Five registered steps: coefficient lookup (two, the direction waiting beside it),
-        # product (and the +-c_q of a sign), the term of the direction's kind, accumulation.
+        # Six registered steps: coefficient lookup (two, the direction waiting beside it),
+        # the multiplier's operands, product (and the +-c_q of a sign, in two steps beside it),
+        # the term of the direction's kind, accumulation.
         coef = registered_lookup(m, cfg.coefs, received, "coef")
         direction_a = Signal.like(rng.o_stream.payload)
         direction = Signal.like(rng.o_stream.payload)
@@ -155,12 +156,21 @@ class UpdateUnit(wiring.Component):
         picked = Signal()
         m.d.sync += [direction_a.eq(rng.o_stream.payload), picked_a.eq(rng.o_stream.valid),
                      direction.eq(direction_a), picked.eq(picked_a)]
-        product = Signal(signed(acc_width))
+        # The operand and product registers load nothing else and have no reset, so that the
+        # build packs them into the multiplier block (ttzo.build.dspreg): the product routed
+        # from a far block into fabric flip-flops was the ULX3S build's critical path.
+        mul_coef = Signal.like(coef, name="mul_coef", reset_less=True)
+        mul_gauss = Signal.like(direction.gauss, name="mul_gauss", reset_less=True)
+        product = Signal(signed(acc_width), reset_less=True)
+        m.d.sync += [mul_coef.eq(coef), mul_gauss.eq(direction.gauss),
+                     product.eq(mul_coef * mul_gauss)]
+        signed_coef_a = Signal(signed(self.coef_width + 1))
         signed_coef = Signal(signed(self.coef_width + 1))
+        operands_valid = Signal()
         product_valid = Signal()
-        m.d.sync += [product.eq(coef * direction.gauss),
-                     signed_coef.eq(Mux(direction.sign, -coef, coef)),
-                     product_valid.eq(picked)]
+        m.d.sync += [signed_coef_a.eq(Mux(direction.sign, -coef, coef)),
+                     signed_coef.eq(signed_coef_a),
+                     operands_valid.eq(picked), product_valid.eq(operands_valid)]
         term = Signal(signed(acc_width))
         term_valid = Signal()
         m.d.sync += [term.eq(Mux(cfg.gauss, product, signed_coef)),
