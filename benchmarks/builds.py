@@ -25,9 +25,9 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from ttzo.build.boards import get_board
-from ttzo.build.flow import PLACERS, BuildError, build
-from ttzo.model import ModelSpec
+from ttzo.bitstream.flow import PLACERS, BuildError, build
+from ttzo.spec.boards import get_board
+from ttzo.spec.model import ModelSpec
 from ttzo.train.config import load_model_file
 
 from common import write_result
@@ -59,15 +59,14 @@ def build_point(lanes: int, rank: int | None, out_root: str, seed: int | list[in
                        log=lambda msg: print(f"[l{lanes} r{rank}] {msg}", flush=True))
     except BuildError as err:
         return {"lanes": lanes, "rank": rank, "error": str(err)}
-    r = result.report
-    keys = ("fmax_mhz", "timing_met", "luts_used", "luts_available", "ffs_used", "dsp_used",
-            "dsp_available", "bram_used", "bram_available", "bram_output_registers",
+    r = result.report.to_dict()
+    keys = ("fmax_mhz", "timing_met", "luts_used", "luts_available", "ffs_used", "ffs_available",
+            "dsp_used", "dsp_available", "bram_used", "bram_available", "bram_output_registers",
             "dsp_input_registers", "dsp_output_registers", "bram_register_copies",
             "fanout_register_copies", "fanout_lut_copies", "forward_queries_per_s",
             "samples_per_s", "query_batch", "build_time_s", "bitstream_bytes", "params",
-            "clock_requested_mhz",
-            "cycles_per_group", "estimate", "steps", "tools", "seed", "seed_sweep",
-            "input_groups", "placer")
+            "clock_requested_mhz", "cycles_per_group", "estimate", "steps", "tools", "seed",
+            "seed_sweep", "input_groups", "placer")
     checked = ("failing_endpoints", "worst_slack_ns", "failing_sources")  # with endpoints only
     return {"lanes": lanes, "rank": rank, "model": spec.name, **{k: r[k] for k in keys},
             **{k: r[k] for k in checked if k in r}}

@@ -34,10 +34,10 @@ sys.path.insert(0, str(ROOT / "sim"))
 from cases import make_case, random_layer  # noqa: E402
 from runner import run_case  # noqa: E402
 
-from ttzo.build.flow import YOSYS_AFTER_READ  # noqa: E402
-from ttzo.hw.engine import TTMLPEngine  # noqa: E402
-from ttzo.model import ModelSpec  # noqa: E402
-from ttzo.train.config import load_model_file  # noqa: E402
+from ttzo.bitstream.flow import YOSYS_AFTER_READ
+from ttzo.hw.engine import TTMLPEngine
+from ttzo.spec.model import ModelSpec
+from ttzo.train.config import load_model_file
 
 #: ECP5-85F (LFE5U-85F) resources, for the utilisation columns.
 ECP5_85F = {"LUT4": 83640, "FF": 83640, "MULT18X18D": 156, "DP16KD": 208}

@@ -18,7 +18,8 @@ import sys
 
 import numpy as np
 
-from ttzo.model import TTMLP, ModelSpec
+from ttzo.model import TTMLP
+from ttzo.spec.model import ModelSpec
 from ttzo.tasks.pde import PDETask, PinnSettings
 from ttzo.train.config import load_model_file
 from ttzo.tt import TTMatrix, tt_forward, tt_forward_split

@@ -28,12 +28,15 @@ import sys
 import tempfile
 import time
 
-from ttzo.build.boards import get_board
-from ttzo.device import Device, DeviceConfig, Emulator, EmulatorLink
-from ttzo.device.campaign import compare_sessions, expected_session, fuzz_frames, session
-from ttzo.device.faults import FaultRates, FaultyLink
-from ttzo.device.protocol import REPLY_FIELDS, SlipDecoder, Status, unpack_fields
-from ttzo.model import LayerSpec, ModelSpec
+from ttzo.driver.campaign import compare_sessions, expected_session, fuzz_frames, session
+from ttzo.driver.device import Device
+from ttzo.driver.faults import FaultRates, FaultyLink
+from ttzo.driver.link import EmulatorLink
+from ttzo.golden.emulator import Emulator
+from ttzo.spec.accelerator import DeviceConfig
+from ttzo.spec.boards import get_board
+from ttzo.spec.model import LayerSpec, ModelSpec
+from ttzo.spec.protocol import REPLY_FIELDS, SlipDecoder, Status, unpack_fields
 from ttzo.train.config import load_model_file
 
 from common import ROOT, write_result

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from ttzo.data import load_mnist
 from ttzo.golden.model import GoldenModel
-from ttzo.model import ModelSpec
 from ttzo.optim import Adam, make_schedule
+from ttzo.spec.model import ModelSpec
 from ttzo.tasks import QuantizedMNISTTask
 from ttzo.train.checkpoint import load_checkpoint
 from ttzo.train.config import load_model_file

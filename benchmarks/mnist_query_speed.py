@@ -16,7 +16,8 @@ import sys
 import numpy as np
 
 from ttzo.data import load_mnist
-from ttzo.model import TTMLP, ModelSpec, get_loss
+from ttzo.model import TTMLP, get_loss
+from ttzo.spec.model import ModelSpec
 from ttzo.tasks import prepare_images
 from ttzo.train.config import load_model_file
 from ttzo.zo import RGE, ModelObjective

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ttzo.build.flow import sweep_summary
+from ttzo.bitstream.report import BuildReport, sweep_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -200,34 +200,35 @@ def _build_row(p: dict) -> str:
 def build_section() -> list[str]:
     lines = []
     r = _load("build_ulx3s_mnist")
-    if r is not None:
-        est = r["estimate"]["used"]
-        met = r["fmax_mhz"] >= 100.0
+    b = BuildReport.from_dict(r) if r is not None else None
+    if b is not None:
+        est = b.estimate["used"]
+        met = b.fmax_mhz >= 100.0
         lines += [
             "## Bitstream: the paper's MNIST accelerator on the ULX3S-85F", "",
-            f"`ttzo build` (Yosys + nextpnr-ecp5 from YoWASP), {r['lanes']} lanes, "
-            f"{r['input_groups']} input groups on chip, requested clock "
-            f"{r['clock_requested_mhz']:g} MHz, place-and-route seed {r['seed']}.", "",
+            f"`ttzo build` (Yosys + nextpnr-ecp5 from YoWASP), {b.lanes} lanes, "
+            f"{b.input_groups} input groups on chip, requested clock "
+            f"{b.clock_requested_mhz:g} MHz, place-and-route seed {b.seed}.", "",
             "| | value | target |", "| --- | --- | --- |",
-            f"| achieved Fmax | **{r['fmax_mhz']:.1f} MHz** | >= 100 MHz "
-            f"({_verdict(r['fmax_mhz'], 100.0)}) |",
-            f"| MAC lanes | {r['lanes']} | >= 16 ({_verdict(r['lanes'], 16)}) |",
-            f"| build time (all steps) | {r['build_time_s'] / 60:.1f} min | <= 15 min "
-            f"({_verdict(r['build_time_s'], 900, lower_is_better=True)}) |",
-            f"| forward queries/s at min(Fmax, 100 MHz), batch {r['query_batch']}"
-            f" | {r['forward_queries_per_s']:,.1f} ({r['samples_per_s']:,.0f} samples/s) | |",
-            f"| bitstream | {r['bitstream_bytes']:,} bytes | |", "",
+            f"| achieved Fmax | **{b.fmax_mhz:.1f} MHz** | >= 100 MHz "
+            f"({_verdict(b.fmax_mhz, 100.0)}) |",
+            f"| MAC lanes | {b.lanes} | >= 16 ({_verdict(b.lanes, 16)}) |",
+            f"| build time (all steps) | {b.build_time_s / 60:.1f} min | <= 15 min "
+            f"({_verdict(b.build_time_s, 900, lower_is_better=True)}) |",
+            f"| forward queries/s at min(Fmax, 100 MHz), batch {b.query_batch}"
+            f" | {b.forward_queries_per_s:,.1f} ({b.samples_per_s:,.0f} samples/s) | |",
+            f"| bitstream | {b.bitstream_bytes:,} bytes | |", "",
             "Estimate (`ttzo estimate`, before synthesis) against the place-and-route report:", "",
             "| resource | estimate | report | available |", "| --- | --- | --- | --- |",
-            f"| LUT | {est['LUT']:,} | {r['luts_used']:,} | {r['luts_available']:,} |",
-            f"| FF | {est['FF']:,} | {r['ffs_used']:,} | {r['luts_available']:,} |",
-            f"| DSP (MULT18X18D) | {est['DSP']} | {r['dsp_used']} | {r['dsp_available']} |",
-            f"| BRAM (DP16KD) | {est['BRAM']} | {r['bram_used']} | {r['bram_available']} |", "",
-            "Steps: " + ", ".join(f"{s['step']} {s['seconds']:.0f} s" for s in r["steps"])
+            f"| LUT | {est['LUT']:,} | {b.luts_used:,} | {b.luts_available:,} |",
+            f"| FF | {est['FF']:,} | {b.ffs_used:,} | {b.ffs_available:,} |",
+            f"| DSP (MULT18X18D) | {est['DSP']} | {b.dsp_used} | {b.dsp_available} |",
+            f"| BRAM (DP16KD) | {est['BRAM']} | {b.bram_used} | {b.bram_available} |", "",
+            "Steps: " + ", ".join(f"{s['step']} {s['seconds']:.0f} s" for s in b.steps)
             + ".", "",
             *([f"Place and route per seed (the build keeps the fastest): "
-               f"{sweep_summary(r['seed_sweep'])}.", ""]
-              if len(r.get("seed_sweep", [])) > 1 else []),
+               f"{sweep_summary(b.seed_sweep)}.", ""]
+              if len(b.seed_sweep) > 1 else []),
             "The LUT estimate counts Yosys LUT4 cells; the report counts nextpnr's logic slots "
             "(TRELLIS_COMB), where every CCU2C carry cell takes two, so the two differ by the "
             "carry chains. DSP and block RAM counts are exact.", "",
@@ -235,21 +236,21 @@ def build_section() -> list[str]:
             f"Command: `{r['command']}` ({r['date']}; {_machine(r)}); "
             f"{'timing met' if met else 'timing NOT met'}.", "",
         ]
-    if r is not None and r.get("failing_endpoints") == 0:
+    if b is not None and b.failing_endpoints == 0:
         lines += [
-            f"Every endpoint meets the {r['clock_requested_mhz']:g} MHz clock in the routed "
-            f"design of that build (`--endpoints`, seed {r['seed']}): worst setup slack "
-            f"{r['worst_slack_ns']:+.3f} ns.", ""]
-    elif r is not None and r.get("failing_sources") is not None:
+            f"Every endpoint meets the {b.clock_requested_mhz:g} MHz clock in the routed "
+            f"design of that build (`--endpoints`, seed {b.seed}): worst setup slack "
+            f"{b.worst_slack_ns:+.3f} ns.", ""]
+    elif b is not None and b.failing_sources is not None:
         lines += [
-            f"Where the {r['clock_requested_mhz']:g} MHz clock is missed: every endpoint's setup "
-            f"slack from the routed design of that build (`--endpoints`, seed {r['seed']}): "
-            f"{r['failing_endpoints']:,} endpoints fail, worst slack {r['worst_slack_ns']} ns. "
+            f"Where the {b.clock_requested_mhz:g} MHz clock is missed: every endpoint's setup "
+            f"slack from the routed design of that build (`--endpoints`, seed {b.seed}): "
+            f"{b.failing_endpoints:,} endpoints fail, worst slack {b.worst_slack_ns} ns. "
             f"By the source line of the endpoint's flip-flop (lines of commit "
             f"{r.get('commit', 'of that date')}):", "",
             "| source | failing endpoints | worst slack ns |", "| --- | ---: | ---: |",
             *[f"| `{g['source']}` | {g['count']:,} | {g['worst_ns']} |"
-              for g in r["failing_sources"]], ""]
+              for g in b.failing_sources], ""]
     f = _load("build_ulx3s_mnist_static")
     if f is not None:
         lines += [

@@ -1,1 +1,1 @@
-"""ttzo gateware (Amaranth): each block beside a pointer to its golden twin in ttzo.golden."""
+"""Twins: the gateware (Amaranth), each block naming its golden twin (ttzo.golden, ttzo.spec)."""

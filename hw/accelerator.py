@@ -1,7 +1,7 @@
 """The accelerator: command executor, parameter and input memories, engine and update unit,
-behind a byte stream that carries the frames of :mod:`ttzo.device.protocol`.
+behind a byte stream that carries the frames of :mod:`ttzo.spec.protocol`.
 
-Golden twin: :class:`ttzo.device.emulator.Emulator`, which answers the same frames with the
+Golden twin: :class:`ttzo.golden.emulator.Emulator`, which answers the same frames with the
 golden model; ``tests/test_hw_accelerator.py`` runs the host driver against both and compares
 the replies byte for byte.
 
@@ -23,8 +23,14 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ttzo.device.config import DeviceConfig
-from ttzo.device.protocol import (
+from ttzo.hw.bram import READ_LATENCY, BankedMemory, RowStreamer
+from ttzo.hw.commands import CommandValidator, header_layout, times
+from ttzo.hw.engine import TTMLPEngine, lanes_layout
+from ttzo.hw.link import FrameReceiver, FrameSender
+from ttzo.hw.stream import add_skid_buffer
+from ttzo.hw.update import UpdateUnit
+from ttzo.spec.accelerator import DeviceConfig
+from ttzo.spec.protocol import (
     COEF_BITS,
     GAUSS_FLAG,
     HEADER_BYTES,
@@ -39,13 +45,6 @@ from ttzo.device.protocol import (
     pack_fields,
     rx_fifo_depth,
 )
-
-from .bram import READ_LATENCY, BankedMemory, RowStreamer
-from .commands import CommandValidator, header_layout, times
-from .engine import TTMLPEngine, lanes_layout
-from .link import FrameReceiver, FrameSender
-from .stream import add_skid_buffer
-from .update import UpdateUnit
 
 __all__ = ["Accelerator"]
 
@@ -64,7 +63,7 @@ class Accelerator(wiring.Component):
     ----------
     i_stream : In(stream.Signature(8))
         Bytes from the host, through a receive FIFO of
-        :func:`~ttzo.device.protocol.rx_fifo_depth` bytes (ready
+        :func:`~ttzo.spec.protocol.rx_fifo_depth` bytes (ready
         unless it is full): bytes that arrive while a command executes (a repeated frame, line
         noise) wait their turn instead of being lost, so the device reads the line exactly as
         its emulator does.
@@ -107,7 +106,7 @@ class Accelerator(wiring.Component):
                                                        self.block_shapes)
         m.submodules.sender = send = FrameSender()
         m.submodules.engine = engine = self.engine
-        has_update = self.max_directions > 0  # without it, the host updates (ttzo.device.driver)
+        has_update = self.max_directions > 0  # without it, the host updates (ttzo.driver.device)
         if has_update:
             m.submodules.update = update = UpdateUnit(nm.weight.width, nm.bias.width,
                                                       self.max_directions, COEF_BITS,
@@ -165,8 +164,11 @@ class Accelerator(wiring.Component):
 
         # -- registers of the command in flight ---------------------------------------------------
         hdr = Signal(header_layout())
+        # registered: the validator reads it many cycles after the frame arrived (after the
+        # header), and the subtraction's carry chain in front of the validator's first stage
+        # was the ULX3S build's critical path at 97.7 MHz
         data_len = Signal(range(recv.max_bytes + 1))
-        m.d.comb += data_len.eq(length - HEADER_BYTES)
+        m.d.sync += data_len.eq(length - HEADER_BYTES)
         status = Signal(3)
         r_opcode = Signal(8)
         r_seq = Signal(8)

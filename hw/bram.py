@@ -7,7 +7,7 @@ blocks, so one read address reaches a hundred and more block RAM pins across the
 MNIST accelerator that single net took 12.7 ns to route). :class:`BankedMemory` splits the memory
 in depth into banks of ``bank_depth`` rows (one block deep each), gives every bank its own read
 address register (loaded only by addresses in that bank, so synthesis cannot merge the copies)
-and then a block-level one (which the build copies for every block, :mod:`ttzo.build.replicate`,
+and then a block-level one (which the build copies for every block, :mod:`ttzo.bitstream.replicate`,
 so that no register drives blocks spread over the chip), registers every bank's read data twice
 (the first register becomes the blocks' own output register on ECP5, the second sits in the
 fabric next to them), and selects the bank only in the following cycles: a registered choice
@@ -22,7 +22,7 @@ is **undefined**: the build declares such collisions "don't care" to Yosys (``CO
 on the read ports of the memories named :data:`BANK_MEMORY` ``*``), which spares the bypass
 multiplexer and registers Yosys otherwise adds behind every block to return the old row, and
 leaves each block's data output driving its bank register alone, so the build can move that
-register into the block (:mod:`ttzo.build.outreg`). In simulation such a read returns the row
+register into the block (:mod:`ttzo.bitstream.outreg`). In simulation such a read returns the row
 inverted, so a design that consumes one fails its bit-exact tests; none does.
 """
 
@@ -34,10 +34,9 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ttzo.accel.estimate import DEVICES, bank_rows, bank_slices
-from ttzo.accel.schedule import BANK_GROUP, BANK_MEMORY, READ_LATENCY
-
-from .mux import select
+from ttzo.hw.mux import select
+from ttzo.spec.boards import bank_rows, bank_slices, get_board
+from ttzo.spec.schedule import BANK_GROUP, BANK_MEMORY, READ_LATENCY
 
 __all__ = ["BankedMemory", "RowStreamer", "READ_LATENCY", "BANK_MEMORY"]
 
@@ -52,10 +51,10 @@ class BankedMemory(wiring.Component):
     depth : int
         Rows.
     block_shapes : tuple of (depth, width)
-        The device's true-dual-port block RAM shapes (:attr:`ttzo.accel.estimate.Device.
+        The device's true-dual-port block RAM shapes (:attr:`ttzo.spec.boards.Device.
         bank_shapes`); a bank is as deep as the shape that stores a row most cheaply
-        (:func:`ttzo.accel.estimate.bank_rows`) and its row is cut into memories as wide as the
-        widest shape (:func:`ttzo.accel.estimate.bank_slices`); the estimate counts the same
+        (:func:`ttzo.spec.boards.bank_rows`) and its row is cut into memories as wide as the
+        widest shape (:func:`ttzo.spec.boards.bank_slices`); the estimate counts the same
         way. Default: ECP5 DP16KD.
     bank_depth : int, optional
         Rows per bank (a power of two), overriding ``block_shapes``.
@@ -82,7 +81,7 @@ class BankedMemory(wiring.Component):
                  bank_depth: int | None = None):
         if not isinstance(depth, int) or depth < 1:
             raise ValueError(f"depth must be a positive integer, not {depth!r}")
-        shapes = block_shapes or DEVICES["ulx3s-85f"].bank_shapes
+        shapes = block_shapes or get_board("ulx3s-85f").device.bank_shapes
         width = Shape.cast(shape).width
         if bank_depth is None:
             bank_depth = bank_rows(width, shapes)
@@ -124,7 +123,7 @@ class BankedMemory(wiring.Component):
         # Data and address registers have no reset (only the write enables do): a reset reaching
         # every register of a wide memory is a net of thousands of loads.
         # Write data: registered twice, shared by the banks (each bit reaches one column); the
-        # build copies the second register for every block (ttzo.build.replicate).
+        # build copies the second register for every block (ttzo.bitstream.replicate).
         wr_data_q = Signal(self.shape, name="wr_data_q", reset_less=True)
         wr_data_b = Signal(self.shape, name="wr_data_b", reset_less=True)
         m.d.sync += [wr_data_q.eq(self.wr_data), wr_data_b.eq(wr_data_q)]
@@ -176,7 +175,7 @@ class BankedMemory(wiring.Component):
                     m.d.sync += collided.eq(wr_en_b & (wr_addr_b == addr_b))
                 data = Mux(collided, ~data, data)
             # On ECP5 the build moves `reg` into the blocks (their output registers, see
-            # ttzo.build.outreg); `near` is then the first fabric register, one per block output
+            # ttzo.bitstream.outreg); `near` is then the first fabric register, one per block output
             # pin beside its block: with block RAM output pins fanning straight into the group
             # multiplexers of four blocks, nextpnr's router had not resolved the congestion of
             # the MNIST accelerator after 170 iterations (25 minutes).

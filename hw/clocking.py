@@ -20,6 +20,7 @@ from amaranth.hdl import (
     ResetSignal,
     Signal,
 )
+from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
 __all__ = ["PLLSetting", "ecp5_pll", "ice40_pll", "ClockGenerator", "sync_domain"]
@@ -135,13 +136,13 @@ class ClockGenerator(Elaboratable):
         self.plan(platform)
         if self.setting is None:
             # the oscillator's pin carries the board's clock constraint
-            clk = platform.request(name, dir="i")
+            m.submodules.clk_buf = clk = io.Buffer("i", platform.request(name, dir="-"))
             m.d.comb += ClockSignal("sync").eq(clk.i)
             self._release_reset(m, platform, Const(0))
             return m
         locked = Signal()
         if str(platform.family).lower() == "ecp5":
-            clk = platform.request(name, dir="i")
+            m.submodules.clk_buf = clk = io.Buffer("i", platform.request(name, dir="-"))
             p = self.setting.params
             m.submodules.pll = Instance(
                 "EHXPLLL",

@@ -1,7 +1,7 @@
 """The command table in gateware: the verdict on a received command header, and its reply length.
 
-Golden twin: :meth:`ttzo.device.protocol.Command.verdict` over
-:data:`ttzo.device.protocol.COMMANDS` (and ``STALE_UPDATE`` when an UPDATE names another update
+Golden twin: :meth:`ttzo.spec.protocol.Command.verdict` over
+:data:`ttzo.spec.protocol.COMMANDS` (and ``STALE_UPDATE`` when an UPDATE names another update
 counter), the same rules the emulator applies; ``tests/test_hw_commands.py`` compares the two on
 random and corner headers.
 """
@@ -14,7 +14,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ttzo.device.protocol import (
+from ttzo.spec.protocol import (
     COMMANDS,
     HEADER_FIELDS,
     MODE_BITS,
@@ -28,7 +28,7 @@ __all__ = ["CommandValidator", "header_layout", "times"]
 
 
 def header_layout() -> data.StructLayout:
-    """The command header of :data:`ttzo.device.protocol.HEADER_FIELDS` as a layout."""
+    """The command header of :data:`ttzo.spec.protocol.HEADER_FIELDS` as a layout."""
     return data.StructLayout({name: unsigned(width) for name, width in HEADER_FIELDS})
 
 
@@ -42,7 +42,7 @@ def times(value: Value, factor: int) -> Value:
 
 
 class CommandValidator(wiring.Component):
-    """Judges a command header by :data:`ttzo.device.protocol.COMMANDS`, three register stages
+    """Judges a command header by :data:`ttzo.spec.protocol.COMMANDS`, three register stages
     deep (products, comparisons, verdict), so none of it shares a cycle with the executor.
 
     Parameters
@@ -59,7 +59,7 @@ class CommandValidator(wiring.Component):
     updates : In(32)
         The device's update counter.
     status : Out(3)
-        The verdict (:class:`~ttzo.device.protocol.Status`), :data:`LATENCY` cycles after the
+        The verdict (:class:`~ttzo.spec.protocol.Status`), :data:`LATENCY` cycles after the
         inputs settle (they must hold that long).
     reply_length : Out(16)
         Data bytes of the reply when the verdict is ``OK`` (0 otherwise).

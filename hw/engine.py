@@ -2,7 +2,7 @@
 
 Golden twin: :meth:`ttzo.golden.model.GoldenModel.layer_int` at parameters perturbed by
 :func:`ttzo.golden.perturb.apply_perturbation`; the schedule it runs is
-:func:`ttzo.accel.schedule.layer_schedule` (emulated in Python by ``emulate_layer``). The cocotb
+:func:`ttzo.spec.schedule.layer_schedule` (emulated in Python by ``emulate_layer``). The cocotb
 testbench in ``sim/`` and ``tests/test_hw_engine.py`` compare gateware and golden model.
 
 Operation, per group of ``lanes`` samples (lane ``l`` holds sample ``l``):
@@ -25,14 +25,13 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ttzo.accel.schedule import DRAIN_BETWEEN, LayerSchedule, drain_last, layer_schedule
-from ttzo.golden.numerics import NumericsSpec, activation_table
-from ttzo.golden.perturb import MODES
-from ttzo.model.spec import LayerSpec
-
-from .bram import READ_LATENCY, BankedMemory, RowStreamer
-from .rng import PerturbationRNG, rng_latency
-from .stream import SkidBuffer
+from ttzo.hw.bram import READ_LATENCY, BankedMemory, RowStreamer
+from ttzo.hw.rng import PerturbationRNG, rng_latency
+from ttzo.hw.stream import SkidBuffer
+from ttzo.spec.model import LayerSpec
+from ttzo.spec.numerics import NumericsSpec, activation_table
+from ttzo.spec.perturb import MODES
+from ttzo.spec.schedule import DRAIN_BETWEEN, LayerSchedule, drain_last, layer_schedule
 
 __all__ = [
     "TTLayerEngine", "TTMLPEngine", "PerturbMode", "perturb_layout", "lanes_layout", "param_layout",
@@ -172,7 +171,7 @@ class TTLayerEngine(wiring.Component):
 
     @property
     def drain_between(self) -> int:
-        """DRAIN cycles between two cores (see :data:`ttzo.accel.schedule.DRAIN_BETWEEN`)."""
+        """DRAIN cycles between two cores (see :data:`ttzo.spec.schedule.DRAIN_BETWEEN`)."""
         return DRAIN_BETWEEN
 
     @property
@@ -539,7 +538,7 @@ class TTLayerEngine(wiring.Component):
         m.d.sync += ctl2.eq(ctl2a)
 
         # Stage 4: the operands again, in plain registers that the ECP5 build packs into the
-        # multipliers' input registers (ttzo.build.dspreg). w_p cannot be packed itself:
+        # multipliers' input registers (ttzo.bitstream.dspreg). w_p cannot be packed itself:
         # synthesis may fold the saturation into its sign bit's synchronous reset.
         w_q = Signal(signed(nm.weight.width), reset_less=True)
         s_q = Signal(buf_shape, reset_less=True)

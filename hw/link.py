@@ -1,6 +1,6 @@
 """Frame layer of the host link: SLIP framing with CRC-32, between a byte stream and commands.
 
-Golden twin: :mod:`ttzo.device.protocol` (``SlipDecoder``, ``encode_frame``, ``crc32``);
+Golden twin: :mod:`ttzo.spec.protocol` (``SlipDecoder``, ``encode_frame``, ``crc32``);
 ``tests/test_hw_link.py`` checks both components against it, including corrupted, truncated,
 over-long and fuzzed frames.
 """
@@ -11,7 +11,8 @@ from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ttzo.device.protocol import (
+from ttzo.hw.bram import BankedMemory
+from ttzo.spec.protocol import (
     CRC_BYTES,
     CRC_RESIDUE,
     END,
@@ -21,8 +22,6 @@ from ttzo.device.protocol import (
     Status,
     crc32_register,
 )
-
-from .bram import BankedMemory
 
 __all__ = ["FrameReceiver", "FrameSender", "crc32_step", "frame_layout", "tx_byte_layout"]
 
@@ -61,7 +60,7 @@ tx_byte_layout = data.StructLayout({"data": unsigned(8), "last": unsigned(1)})
 
 class FrameReceiver(wiring.Component):
     """Collects one SLIP frame into a buffer and checks its CRC-32 (the register over body and
-    CRC must end at :data:`~ttzo.device.protocol.CRC_RESIDUE`).
+    CRC must end at :data:`~ttzo.spec.protocol.CRC_RESIDUE`).
 
     While a frame waits on ``frame`` (until ``frame.ready``) no byte is taken (``i_stream.ready``
     is low): the bytes that follow wait upstream, in the accelerator's receive FIFO.

@@ -6,7 +6,7 @@ output crosses the chip to hundreds of multiplexers (a 16-lane state buffer's ba
 was the MNIST accelerator's worst path at 94.7 MHz: 6.9 ns of route after the decode). A tree of
 2:1 multiplexers on the select's bits leaves nothing to share: every output bit is its own small
 tree (four options: two LUT4s and a PFUMX on ECP5) and the select bits come straight from their
-registers, which the build copies near their loads (:mod:`ttzo.build.fanout`).
+registers, which the build copies near their loads (:mod:`ttzo.bitstream.fanout`).
 """
 
 from __future__ import annotations

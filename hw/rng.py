@@ -1,6 +1,6 @@
 """Perturbation RNG: Threefry-2x32 of (seed, parameter index), pipelined.
 
-Golden twin: :mod:`ttzo.golden.rng` (``rademacher_int``, ``gauss_int``); the tests in
+Golden twin: :mod:`ttzo.spec.rng` (``rademacher_int``, ``gauss_int``); the tests in
 ``tests/test_hw_rng.py`` compare the two under random stream idles and back-pressure.
 """
 
@@ -10,8 +10,8 @@ from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ttzo.accel.schedule import rng_latency
-from ttzo.golden.rng import PARITY, ROTATIONS, ROUNDS
+from ttzo.spec.rng import PARITY, ROTATIONS, ROUNDS
+from ttzo.spec.schedule import rng_latency
 
 __all__ = ["PerturbationRNG", "request_layout", "direction_layout", "rng_latency"]
 

@@ -8,13 +8,12 @@ UART in ``tests/test_hw_accelerator.py``.
 from __future__ import annotations
 
 from amaranth.hdl import Elaboratable, Module, Signal
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 
-from ttzo.device.config import DeviceConfig
-
-from .accelerator import Accelerator
-from .clocking import ClockGenerator, sync_domain
-from .uart import UARTRx, UARTTx, uart_divisor
+from ttzo.hw.accelerator import Accelerator
+from ttzo.hw.clocking import ClockGenerator, sync_domain
+from ttzo.hw.uart import UARTRx, UARTTx, uart_divisor
+from ttzo.spec.accelerator import DeviceConfig
 
 __all__ = ["BoardTop"]
 
@@ -55,12 +54,17 @@ class BoardTop(Elaboratable):
         m.submodules.accel = accel = self.accelerator = Accelerator(config, self.block_shapes)
         m.submodules.rx = rx = UARTRx(divisor)
         m.submodules.tx = tx = UARTTx(divisor)
-        uart = platform.request("uart", 0)
-        m.d.comb += [rx.rx.eq(uart.rx.i), uart.tx.o.eq(tx.tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx = rx_pin = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = tx_pin = io.Buffer("o", uart.tx)
+        m.d.comb += [rx.rx.eq(rx_pin.i), tx_pin.o.eq(tx.tx)]
         wiring.connect(m, rx.o_stream, accel.i_stream)
         wiring.connect(m, accel.o_stream, tx.i_stream)
         # LED 0: heartbeat (the clock runs); LED 1: a command is executing.
-        leds = [platform.request("led", i) for i in range(2)]
+        leds = []
+        for i in range(2):
+            m.submodules[f"led{i}"] = led = io.Buffer("o", platform.request("led", i, dir="-"))
+            leds.append(led)
         beat = Signal(range(max(2, int(achieved) // 2)))
         blink = Signal()
         m.d.sync += beat.eq(beat + 1)

@@ -12,8 +12,8 @@ from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .mux import select
-from .rng import PerturbationRNG
+from ttzo.hw.mux import select
+from ttzo.hw.rng import PerturbationRNG
 
 __all__ = ["UpdateUnit", "registered_lookup", "update_config_layout", "update_item_layout"]
 
@@ -157,7 +157,7 @@ class UpdateUnit(wiring.Component):
         m.d.sync += [direction_a.eq(rng.o_stream.payload), picked_a.eq(rng.o_stream.valid),
                      direction.eq(direction_a), picked.eq(picked_a)]
         # The operand and product registers load nothing else and have no reset, so that the
-        # build packs them into the multiplier block (ttzo.build.dspreg): the product routed
+        # build packs them into the multiplier block (ttzo.bitstream.dspreg): the product routed
         # from a far block into fabric flip-flops was the ULX3S build's critical path.
         mul_coef = Signal.like(coef, name="mul_coef", reset_less=True)
         mul_gauss = Signal.like(direction.gauss, name="mul_gauss", reset_less=True)

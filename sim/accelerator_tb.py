@@ -2,10 +2,10 @@
 
 The scenario comes from the JSON file named by ``TTZO_SCENARIO``:
 
-``fuzz``     ``frames`` fuzzed frames (``ttzo.device.campaign.fuzz_frames``) sent one at a time;
+``fuzz``     ``frames`` fuzzed frames (``ttzo.driver.campaign.fuzz_frames``) sent one at a time;
              every reply byte must equal the emulator's for the same frame.
-``session``  the host driver runs ``ttzo.device.campaign.session`` through a faulty line
-             (``ttzo.device.faults.FaultyLink``) at the given rates; the results must equal the
+``session``  the host driver runs ``ttzo.driver.campaign.session`` through a faulty line
+             (``ttzo.driver.faults.FaultyLink``) at the given rates; the results must equal the
              golden model's, with no UPDATE lost or doubled.
 
 The driver is the host's own, blocking code: it runs in a cocotb bridge thread, and its link
@@ -24,11 +24,13 @@ from cocotb.clock import Clock
 from cocotb.task import bridge, resume
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from ttzo.device import Device, DeviceConfig, Emulator
-from ttzo.device.campaign import compare_sessions, expected_session, fuzz_frames, session
-from ttzo.device.faults import FaultRates, FaultyLink
-from ttzo.device.protocol import END
-from ttzo.model import ModelSpec
+from ttzo.driver.campaign import compare_sessions, expected_session, fuzz_frames, session
+from ttzo.driver.device import Device
+from ttzo.driver.faults import FaultRates, FaultyLink
+from ttzo.golden.emulator import Emulator
+from ttzo.spec.accelerator import DeviceConfig
+from ttzo.spec.model import ModelSpec
+from ttzo.spec.protocol import END
 
 PERIOD_NS = 10
 
@@ -90,7 +92,7 @@ class TB:
 
 
 class CocotbLink:
-    """A :class:`ttzo.device.link.Link` for code in a bridge thread: reading simulates."""
+    """A :class:`ttzo.driver.link.Link` for code in a bridge thread: reading simulates."""
 
     def __init__(self, tb: TB):
         self.tb = tb

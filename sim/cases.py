@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ttzo.golden import NumericsSpec
 from ttzo.golden.model import GoldenModel
-from ttzo.golden.perturb import MODES, Perturbation
 from ttzo.hw.engine import TTLayerEngine
 from ttzo.hw.verilog import to_systemverilog
-from ttzo.model import LayerSpec, ModelSpec
+from ttzo.spec.model import LayerSpec, ModelSpec
+from ttzo.spec.numerics import NumericsSpec
+from ttzo.spec.perturb import MODES, Perturbation
 
 INDEX_WIDTH = 16
 

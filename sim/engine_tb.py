@@ -15,7 +15,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from ttzo.hw.engine import lanes_layout, param_layout, perturb_layout
-from ttzo.model import ModelSpec
+from ttzo.spec.model import ModelSpec
 
 
 def pack(layout, value) -> int:

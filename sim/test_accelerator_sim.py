@@ -12,8 +12,8 @@ import pytest
 from runner import run_accelerator
 from test_engine_sim import SIMULATORS, _available
 
-from ttzo.device import DeviceConfig
-from ttzo.model import LayerSpec, ModelSpec
+from ttzo.spec.accelerator import DeviceConfig
+from ttzo.spec.model import LayerSpec, ModelSpec
 
 WAVES = os.environ.get("TTZO_WAVES") == "1"
 SPEC = ModelSpec((LayerSpec((4, 4), (2, 4), 2, "relu"), LayerSpec((8,), (3,), None, "none")))

@@ -13,7 +13,8 @@ import pytest
 from cases import make_case, random_layer
 from runner import ensure_verilator_on_path, run_case
 
-from ttzo.golden import FixedFormat, NumericsSpec
+from ttzo.spec.fixed import FixedFormat
+from ttzo.spec.numerics import NumericsSpec
 
 SIMULATORS = [s for s in os.environ.get("TTZO_SIMULATORS", "icarus,verilator").split(",") if s]
 WAVES = os.environ.get("TTZO_WAVES") == "1"

@@ -1,8 +1,10 @@
-"""Shared fixtures: MNIST location and small random models."""
+"""Shared fixtures: MNIST location, small random models, benchmark scripts as modules."""
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,3 +26,13 @@ def mnist_dir() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="module")
+def benchmark_module(request):
+    """The benchmark script ``benchmarks/<module's BENCHMARK>.py`` imported as a module."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        yield importlib.import_module(request.module.BENCHMARK)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+BENCHMARK = "pinn"
 
 
-@pytest.fixture(scope="module")
-def pinn_benchmark():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        yield importlib.import_module("pinn")
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+@pytest.fixture
+def pinn_benchmark(benchmark_module):
+    return benchmark_module
 
 
 def _run(folder: Path, steps: list[int], queries_per_step: int, init: dict | None) -> str:

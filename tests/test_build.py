@@ -8,14 +8,16 @@ import json
 
 import pytest
 
-from ttzo.accel.schedule import BANK_MEMORY
-from ttzo.build import flow
-from ttzo.build.boards import BOARDS, OPTIONAL_KEYS, check_constraints, get_board
-from ttzo.build.flow import BuildError, _pnr_sweep, _run_step, build, parse_steps
+from ttzo.bitstream import steps, tools
+from ttzo.bitstream.flow import BuildError, BuildReport, build, parse_steps
+from ttzo.bitstream.steps import pnr_sweep
+from ttzo.bitstream.tools import run_tool
 from ttzo.cli import main
-from ttzo.device.config import DeviceConfig
 from ttzo.hw.clocking import ecp5_pll, ice40_pll
-from ttzo.model import ModelSpec
+from ttzo.spec.accelerator import DeviceConfig
+from ttzo.spec.boards import BOARDS, OPTIONAL_KEYS, check_constraints, get_board
+from ttzo.spec.model import ModelSpec
+from ttzo.spec.schedule import BANK_MEMORY
 from ttzo.train.config import load_model_file
 
 
@@ -68,6 +70,11 @@ def test_board_top_elaborates_with_and_without_pll(board_name, clock_hz, pll, re
     assert ("DCCA" in rtl) == (board.family == "ecp5")
     assert top.clock.achieved == pytest.approx(clock_hz, rel=0.01)
     assert not [w for w in recwarn if "domain" in str(w.message).lower()]
+    # pins through lib.io buffers: no deprecated platform.request without dir="-"
+    assert not [w for w in recwarn if issubclass(w.category, DeprecationWarning)]
+    # the UART's pins and both LEDs are used; the UART's unused pins (RTS, DTR) are not
+    for port in ("uart_0__rx", "uart_0__tx", "led_0", "led_1"):
+        assert port in rtl
 
 
 @pytest.mark.parametrize("name", BOARDS)
@@ -104,7 +111,7 @@ def test_build_script_steps_are_synth_pnr_pack():
 
 def test_failed_step_names_itself_and_its_log(tmp_path):
     with pytest.raises(BuildError, match=r"build step 'pnr' failed \(log: .*pnr.log\)") as err:
-        _run_step("pnr", ["NEXTPNR_ECP5", "--no-such-option"], tmp_path)
+        run_tool("pnr", ["NEXTPNR_ECP5", "--no-such-option"], tmp_path)
     assert err.value.step == "pnr"
     assert "no-such-option" in (tmp_path / "pnr.log").read_text()
 
@@ -136,7 +143,7 @@ def fake_nextpnr(tmp_path, monkeypatch):
     exe = tmp_path / "fake-nextpnr"
     exe.write_text(FAKE_NEXTPNR.format(python=sys.executable))
     exe.chmod(0o755)
-    monkeypatch.setattr(flow, "tool_path", lambda variable: str(exe))
+    monkeypatch.setattr(tools, "tool_path", lambda variable: str(exe))
     work = tmp_path / "build"
     work.mkdir()
     (work / "ttzo.json").write_text("netlist")
@@ -147,9 +154,9 @@ def fake_nextpnr(tmp_path, monkeypatch):
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_seed_sweep_keeps_the_fastest_placement(fake_nextpnr, jobs):
     work, lines = fake_nextpnr, []
-    step = _pnr_sweep(PNR_ARGV, [1, 2, 3], work, jobs, lines.append)
-    assert step["seed"] == 2 and step["step"] == "pnr"
-    assert [(r["seed"], r["fmax_mhz"]) for r in step["sweep"]] == [(1, 70.0), (2, 91.5),
+    step = pnr_sweep(PNR_ARGV, [1, 2, 3], work, jobs, lines.append)
+    assert step["seed"] == 2
+    assert [(r["seed"], r["fmax_mhz"]) for r in step["seed_sweep"]] == [(1, 70.0), (2, 91.5),
                                                                    (3, 80.0)]
     # the winner's outputs are the build's; every seed keeps its own folder and log
     assert (work / "ttzo.config").read_text() == "placed with seed 2"
@@ -159,12 +166,12 @@ def test_seed_sweep_keeps_the_fastest_placement(fake_nextpnr, jobs):
         assert "--seed " + str(seed) in (work / f"pnr-seed{seed}" / "pnr.log").read_text()
     assert (work / "ttzo.json").read_text() == "netlist"
     assert sorted(lines) == sorted(f"[ttzo build] pnr: seed {r['seed']}: {r['fmax_mhz']} MHz in "
-                                   f"{r['seconds']} s" for r in step["sweep"])
+                                   f"{r['seconds']} s" for r in step["seed_sweep"])
 
 
 def test_seed_sweep_names_the_failing_seed(fake_nextpnr):
     with pytest.raises(BuildError, match=r"'pnr' failed \(log: .*pnr-seed4/pnr.log\)"):
-        _pnr_sweep(PNR_ARGV, [1, 4], fake_nextpnr, 2, lambda _: None)
+        pnr_sweep(PNR_ARGV, [1, 4], fake_nextpnr, 2, lambda _: None)
 
 
 @pytest.mark.parametrize("seed,jobs,placer,message", [
@@ -181,29 +188,38 @@ def test_bad_seeds_jobs_and_placer_are_named(tmp_path, seed, jobs, placer, messa
     assert not (tmp_path / "b").exists()
 
 
-class _StopAtSteps(Exception):
-    pass
-
-
 @pytest.mark.parametrize("placer", ["heap", "static"])
-def test_placer_reaches_nextpnr(tmp_path, monkeypatch, placer):
+def test_placer_reaches_nextpnr(tmp_path, placer):
     """The build's place-and-route command names the placer (heap: nextpnr's default, so no
-    option); the build is stopped once the tool steps are known."""
-    seen = {}
-
-    def capture(script):
-        seen.update(parse_steps(script))
-        raise _StopAtSteps
-
-    monkeypatch.setattr(flow, "parse_steps", capture)
+    option); a dry run stops once the tool commands are known."""
     config = DeviceConfig(model("ecp5-small"), lanes=2, input_groups=1, max_data=256)
-    with pytest.raises(_StopAtSteps):
-        build(get_board("ulx3s-85f"), config, tmp_path, 50.0, 1_000_000, placer=placer,
-              log=lambda _: None)
-    argv = seen["pnr"]
+    result = build(get_board("ulx3s-85f"), config, tmp_path, 50.0, 1_000_000, placer=placer,
+                   dry_run=True, log=lambda _: None)
+    argv = result.commands["pnr"]
     assert ("--placer" in argv) == (placer != "heap")
     if placer != "heap":
         assert argv[argv.index("--placer") + 1] == placer
+    assert result.report is None and result.bitstream is None
+    assert [r["step"] for r in result.steps] == ["estimate", "elaborate"]
+    assert (tmp_path / "ttzo.il").is_file() and not (tmp_path / "synth.log").exists()
+
+
+def test_steps_are_an_editable_list(tmp_path):
+    """A step added after elaboration runs with the context the earlier steps left, and its
+    fields and record join the build's."""
+    seen = {}
+
+    def count_plan(ctx):
+        seen["commands"] = sorted(ctx.commands)
+        return {"plan_files": len(list(ctx.out_dir.iterdir()))}
+
+    flow_steps = [*steps.DEFAULT_STEPS[:2], steps.Step("count", count_plan, "none")]
+    config = DeviceConfig(model("ecp5-small"), lanes=2, input_groups=1, max_data=256)
+    result = build(get_board("ulx3s-85f"), config, tmp_path, 50.0, 1_000_000,
+                   steps=flow_steps, log=lambda _: None)
+    assert seen["commands"] == ["pack", "pnr", "synth"]
+    assert [r["step"] for r in result.steps] == ["estimate", "elaborate", "count"]
+    assert result.steps[1]["log"] == result.script == "build_ttzo.sh"
 
 
 def test_cli_names_repeated_seeds(tmp_path, capsys):
@@ -242,7 +258,8 @@ def test_real_ecp5_build_writes_bitstream_and_report(tmp_path):
                    log=lambda _: None)
     assert result.bitstream.stat().st_size > 100_000
     report = json.loads((tmp_path / "build_report.json").read_text())
-    assert report == result.report
+    assert report == result.report.to_dict()
+    assert BuildReport.from_dict(report) == result.report
     for key in ("fmax_mhz", "lanes", "luts_used", "luts_available", "dsp_used", "bram_used",
                 "build_time_s", "bitstream_bytes"):
         assert report[key] is not None, key

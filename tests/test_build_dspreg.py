@@ -1,5 +1,5 @@
 """Packing multiplier input and output registers into a synthesized ECP5 netlist
-(ttzo.build.dspreg)."""
+(ttzo.bitstream.dspreg)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from netlist_cells import CLK, OTHER_CLK
 from netlist_cells import ff as _ff
 from netlist_cells import lut as _lut
 
-from ttzo.build.dspreg import pack_dsp_netlist_file, pack_dsp_registers
-from ttzo.build.replicate import replicate_block_registers
+from ttzo.bitstream.dspreg import pack_dsp_netlist_file, pack_dsp_registers
+from ttzo.bitstream.replicate import replicate_block_registers
 
 
 def _mult(a: list, b: list, p: list) -> dict:

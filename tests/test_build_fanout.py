@@ -1,4 +1,4 @@
-"""Copying high-fanout pipeline registers, one copy per group of loads (ttzo.build.fanout)."""
+"""Copying high-fanout pipeline registers, one copy per group of loads (ttzo.bitstream.fanout)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import pytest
 from netlist_cells import ff, lut
 
-from ttzo.build.fanout import replicate_fanout_file, replicate_fanout_registers
+from ttzo.bitstream.fanout import replicate_fanout_file, replicate_fanout_registers
 
 SRC_D, SRC_Q, SEL_Q, RST = 3, 5, 10, 7
 OUT = list(range(100, 110))  # the "out" register's bits, one per load

@@ -1,4 +1,4 @@
-"""Packing block RAM output registers into a synthesized ECP5 netlist (ttzo.build.outreg)."""
+"""Packing block RAM output registers into a synthesized ECP5 netlist (ttzo.bitstream.outreg)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from netlist_cells import CLK, OTHER_CLK
 from netlist_cells import ff as _ff
 from netlist_cells import lut as _lut
 
-from ttzo.build.outreg import pack_netlist_file, pack_output_registers
+from ttzo.bitstream.outreg import pack_netlist_file, pack_output_registers
 
 
 def _bram(first_bit: int, width: int = 4, **conn) -> dict:

@@ -1,4 +1,4 @@
-"""Copying registers that drive several block RAMs, one per block (ttzo.build.replicate)."""
+"""Copying registers that drive several block RAMs, one per block (ttzo.bitstream.replicate)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ttzo.build.replicate import replicate_block_registers, replicate_netlist_file
+from ttzo.bitstream.replicate import replicate_block_registers, replicate_netlist_file
 
 CLK, D, CE = 2, 3, 4
 

@@ -1,10 +1,10 @@
-"""Endpoint slacks from an SDF (ttzo.build.sta) against hand-computed arrival times."""
+"""Endpoint slacks from an SDF (ttzo.bitstream.sta) against hand-computed arrival times."""
 
 from __future__ import annotations
 
 import pytest
 
-from ttzo.build.sta import by_source, endpoint_slacks, summarize
+from ttzo.bitstream.sta import by_source, endpoint_slacks, summarize
 
 # Two flip-flops launch (clock-to-out 500 ps); a LUT combines them (200 ps from A, 300 ps from
 # B); a block RAM launches too (900 ps). Routes: ff_a -> lut.A 1000, ff_b -> lut.B 4000,

@@ -158,7 +158,7 @@ def test_device_auto_finds_the_board_port(monkeypatch):
 
     from serial.tools import list_ports
 
-    from ttzo.device.connect import find_board_port
+    from ttzo.driver.connect import find_board_port
 
     ports = [SimpleNamespace(device="/dev/ttyS0", vid=None, pid=None),
              SimpleNamespace(device="/dev/ttyUSB1", vid=0x0403, pid=0x6015)]

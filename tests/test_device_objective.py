@@ -7,14 +7,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ttzo.device.config import DeviceConfig
-from ttzo.device.driver import Device
-from ttzo.device.emulator import Emulator, EmulatorLink
-from ttzo.device.objective import DeviceObjective, DeviceSession
+from ttzo.driver.device import Device
+from ttzo.driver.link import EmulatorLink
+from ttzo.driver.objective import DeviceObjective, DeviceSession
+from ttzo.golden.emulator import Emulator
 from ttzo.golden.model import GoldenModel
 from ttzo.golden.objective import GoldenObjective
-from ttzo.model import LayerSpec, ModelSpec, get_loss
+from ttzo.model import get_loss
 from ttzo.optim import Adam
+from ttzo.spec.accelerator import DeviceConfig
+from ttzo.spec.model import LayerSpec, ModelSpec
 from ttzo.zo import CGE, RGE, get_directions
 
 SPEC = ModelSpec((LayerSpec((3, 4), (4, 4), 2, "relu"), LayerSpec((16,), (3,), None, "none")))

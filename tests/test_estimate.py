@@ -7,18 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ttzo.accel.estimate import (
-    DEVICES,
-    RNG_LATENCY,
-    bank_rows,
-    bank_slices,
-    banked_blocks,
-    bram_blocks,
-    estimate,
-)
 from ttzo.cli import main
+from ttzo.estimate import RNG_LATENCY, banked_blocks, bram_blocks, estimate
 from ttzo.hw.rng import rng_latency
-from ttzo.model import ModelSpec
+from ttzo.spec.boards import bank_rows, bank_slices, get_board
+from ttzo.spec.model import ModelSpec
 from ttzo.train.config import load_model_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,10 +27,10 @@ def test_rng_latency_in_step_with_gateware():
 
 
 def test_banked_memories_are_tiled_bank_by_bank():
-    ecp5 = DEVICES["ulx3s-85f"]
+    ecp5 = get_board("ulx3s-85f").device
     # banks use true-dual-port shapes only: not ECP5's 512 x 36
     assert ecp5.bank_shapes == ecp5.bram_shapes[:-1]
-    assert DEVICES["icebreaker"].bank_shapes == DEVICES["icebreaker"].bram_shapes
+    assert get_board("icebreaker").device.bank_shapes == get_board("icebreaker").device.bram_shapes
     # 192-bit rows: banks of 1K rows in slices of 18 bits (10 x 18 + 12), one 1K x 18 block
     # each, also for the last 256 rows (a plain memory would take 512 x 36 there)
     assert bank_rows(192, ecp5.bank_shapes) == 1024
@@ -47,18 +40,18 @@ def test_banked_memories_are_tiled_bank_by_bank():
     assert bank_rows(8, ecp5.bank_shapes) == 2048
     assert bank_slices(8, ecp5.bank_shapes) == [8]
     assert banked_blocks(1824, 8, ecp5) == 1
-    assert bank_rows(16, DEVICES["icebreaker"].bank_shapes) == 256
-    assert bank_slices(36, DEVICES["icebreaker"].bank_shapes) == [16, 16, 4]
+    assert bank_rows(16, get_board("icebreaker").device.bank_shapes) == 256
+    assert bank_slices(36, get_board("icebreaker").device.bank_shapes) == [16, 16, 4]
 
 
 def test_bram_tiling():
-    ecp5 = DEVICES["ulx3s-85f"]
+    ecp5 = get_board("ulx3s-85f").device
     assert bram_blocks(16, 100, ecp5) == 0  # LUT RAM
     assert bram_blocks(1024, 18, ecp5) == 1
     assert bram_blocks(1025, 18, ecp5) == 2
     assert bram_blocks(5376, 192, ecp5) == 66  # 11 x 6 of 512 x 36, or 6 x 11 of 1K x 18
     assert bram_blocks(2048, 9, ecp5) == 1
-    assert bram_blocks(300, 16, DEVICES["icebreaker"]) == 2
+    assert bram_blocks(300, 16, get_board("icebreaker").device) == 2
 
 
 def test_cycles_and_utilization_of_paper_layer_one():

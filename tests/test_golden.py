@@ -9,9 +9,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from ttzo.golden import FixedFormat, NumericsSpec, activation_table, round_shift, saturate
 from ttzo.golden.model import GoldenModel
-from ttzo.model import TTMLP, LayerSpec, ModelSpec
+from ttzo.model import TTMLP
+from ttzo.spec.fixed import FixedFormat, round_shift, saturate
+from ttzo.spec.model import LayerSpec, ModelSpec
+from ttzo.spec.numerics import NumericsSpec, activation_table
 
 
 def test_round_shift_is_round_half_up_for_all_small_values():
@@ -149,8 +151,9 @@ def test_numerics_round_trip_through_model_file():
 
 
 def test_perturbation_modes_follow_the_definition(rng):
-    from ttzo.golden.perturb import Perturbation, apply_update, perturbation_delta
-    from ttzo.golden.rng import gauss_int, rademacher_int
+    from ttzo.golden.perturb import apply_update
+    from ttzo.spec.perturb import Perturbation, perturbation_delta
+    from ttzo.spec.rng import gauss_int, rademacher_int
 
     idx = np.arange(50)
     assert perturbation_delta(Perturbation("none"), idx).tolist() == [0] * 50
@@ -176,9 +179,9 @@ def test_perturbation_modes_follow_the_definition(rng):
 
 def test_golden_objective_serves_device_queries_and_trains(rng):
     from ttzo.golden.objective import GoldenObjective
-    from ttzo.golden.perturb import Perturbation
     from ttzo.model import get_loss
     from ttzo.optim import Adam
+    from ttzo.spec.perturb import Perturbation
     from ttzo.zo import RGE, get_directions
 
     spec = ModelSpec((LayerSpec((3, 4), (4, 4), 2, "relu"), LayerSpec((16,), (3,), None, "none")))

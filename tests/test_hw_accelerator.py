@@ -7,13 +7,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ttzo.device import Device, DeviceConfig, DeviceError, Emulator, EmulatorLink
-from ttzo.device.protocol import Opcode
-from ttzo.device.simlink import SimulationLink
+from ttzo.driver.device import Device, DeviceError
+from ttzo.driver.link import EmulatorLink
+from ttzo.driver.simlink import SimulationLink
+from ttzo.golden.emulator import Emulator
 from ttzo.golden.model import GoldenModel
-from ttzo.golden.perturb import Perturbation, apply_update
+from ttzo.golden.perturb import apply_update
 from ttzo.hw.accelerator import Accelerator
-from ttzo.model import LayerSpec, ModelSpec
+from ttzo.spec.accelerator import DeviceConfig
+from ttzo.spec.model import LayerSpec, ModelSpec
+from ttzo.spec.perturb import Perturbation
+from ttzo.spec.protocol import Opcode
 
 SPEC = ModelSpec((LayerSpec((4, 4), (2, 4), 2, "relu"), LayerSpec((8,), (3,), None, "none")))
 CONFIG = DeviceConfig(SPEC, lanes=2, input_groups=2, max_directions=4, max_data=64)

@@ -10,10 +10,10 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from ttzo.device import DeviceConfig
-from ttzo.device.protocol import COMMANDS, HEADER_FIELDS, Opcode, Status, verdict
 from ttzo.hw.commands import CommandValidator, times
-from ttzo.model import LayerSpec, ModelSpec
+from ttzo.spec.accelerator import DeviceConfig
+from ttzo.spec.model import LayerSpec, ModelSpec
+from ttzo.spec.protocol import COMMANDS, HEADER_FIELDS, Opcode, Status, verdict
 
 SPEC = ModelSpec((LayerSpec((4, 4), (2, 4), 2, "relu"), LayerSpec((8,), (3,), None, "none")))
 

@@ -14,11 +14,12 @@ import pytest
 from amaranth.sim import Simulator
 from streams import receive, send
 
-from ttzo.golden import FixedFormat, NumericsSpec
 from ttzo.golden.model import GoldenModel
-from ttzo.golden.perturb import MODES, Perturbation
 from ttzo.hw.engine import TTLayerEngine, perturb_layout
-from ttzo.model import LayerSpec, ModelSpec
+from ttzo.spec.fixed import FixedFormat
+from ttzo.spec.model import LayerSpec, ModelSpec
+from ttzo.spec.numerics import NumericsSpec
+from ttzo.spec.perturb import MODES, Perturbation
 
 NM = NumericsSpec(input=FixedFormat(8, 5), weight=FixedFormat(8, 5), state=FixedFormat(10, 5),
                   bias=FixedFormat(12, 8), activation=FixedFormat(8, 3), accumulator_width=28)

@@ -10,7 +10,9 @@ import pytest
 from amaranth.sim import Simulator
 from streams import receive, send
 
-from ttzo.device.protocol import (
+from ttzo.hw.bram import READ_LATENCY
+from ttzo.hw.link import FrameReceiver, FrameSender
+from ttzo.spec.protocol import (
     CRC_RESIDUE,
     END,
     ESC,
@@ -20,8 +22,6 @@ from ttzo.device.protocol import (
     crc32_register,
     encode_frame,
 )
-from ttzo.hw.bram import READ_LATENCY
-from ttzo.hw.link import FrameReceiver, FrameSender
 
 
 def test_crc32_is_iso_hdlc_and_intact_frames_end_at_the_residue():

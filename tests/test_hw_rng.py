@@ -10,8 +10,8 @@ import pytest
 from amaranth.sim import Simulator
 from streams import receive, send
 
-from ttzo.golden.rng import gauss_int, rademacher_int, threefry2x32
 from ttzo.hw.rng import PerturbationRNG, request_layout
+from ttzo.spec.rng import gauss_int, rademacher_int, threefry2x32
 
 # Known-answer vectors of Threefry-2x32-13 published with Random123 (tests/kat_vectors):
 # counter (c0, c1), key (k0, k1) -> (x0, x1).

@@ -1,7 +1,7 @@
 # amaranth: UnusedElaboratable=no
 """The link under faults: every command exactly once, every result right, every refusal named.
 
-A faulty line (:class:`ttzo.device.faults.FaultyLink`) sits between the host driver and the
+A faulty line (:class:`ttzo.driver.faults.FaultyLink`) sits between the host driver and the
 emulator or the gateware in simulation; the results are compared with the golden model and with
 a fault-free run. The regression cases are the holes the CRC-16 protocol had."""
 
@@ -12,10 +12,19 @@ import random
 import numpy as np
 import pytest
 
-from ttzo.device import Device, DeviceConfig, DeviceError, Emulator, EmulatorLink, LinkError
-from ttzo.device.campaign import compare_sessions, expected_session, fuzz_frames, session
-from ttzo.device.faults import FaultRates, FaultyLink
-from ttzo.device.protocol import (
+from ttzo.driver.campaign import compare_sessions, expected_session, fuzz_frames, session
+from ttzo.driver.device import Device, DeviceError
+from ttzo.driver.faults import FaultRates, FaultyLink
+from ttzo.driver.link import EmulatorLink, LinkError
+from ttzo.driver.simlink import SimulationLink
+from ttzo.golden.emulator import Emulator
+from ttzo.golden.model import GoldenModel
+from ttzo.golden.perturb import apply_update
+from ttzo.hw.accelerator import Accelerator
+from ttzo.spec.accelerator import DeviceConfig
+from ttzo.spec.model import LayerSpec, ModelSpec
+from ttzo.spec.perturb import Perturbation
+from ttzo.spec.protocol import (
     HEADER_FIELDS,
     REPLY_FIELDS,
     REPLY_HEADER_BYTES,
@@ -27,11 +36,6 @@ from ttzo.device.protocol import (
     to_words,
     unpack_fields,
 )
-from ttzo.device.simlink import SimulationLink
-from ttzo.golden.model import GoldenModel
-from ttzo.golden.perturb import Perturbation, apply_update
-from ttzo.hw.accelerator import Accelerator
-from ttzo.model import LayerSpec, ModelSpec
 
 SPEC = ModelSpec((LayerSpec((4, 4), (2, 4), 2, "relu"), LayerSpec((8,), (3,), None, "none")))
 CONFIG = DeviceConfig(SPEC, lanes=2, input_groups=2, max_directions=4, max_data=64)

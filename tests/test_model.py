@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ttzo.model import TTMLP, CoordinateQueries, LayerSpec, ModelSpec, get_loss
+from ttzo.model import TTMLP, CoordinateQueries, get_loss
+from ttzo.spec.model import LayerSpec, ModelSpec
 
 
 def mixed_model() -> TTMLP:

@@ -9,12 +9,12 @@ import pytest
 
 from ttzo.cli import main
 from ttzo.model.mlp import TTMLP
-from ttzo.model.spec import ModelSpec
 from ttzo.pinn.network import PinnNetwork
 from ttzo.pinn.objective import AutodiffPinnObjective, BoundaryBatch, SteinPinnObjective
 from ttzo.pinn.problem import Box, PDEProblem
 from ttzo.pinn.problems import get_problem
 from ttzo.pinn.stein import monte_carlo_stencil, sparse_grid_stencil
+from ttzo.spec.model import ModelSpec
 from ttzo.tasks.pde import PDETask, PinnSettings
 
 

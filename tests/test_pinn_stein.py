@@ -179,3 +179,39 @@ def test_points_and_values_shapes_are_checked():
         st.points(np.zeros((4, 2)))
     with pytest.raises(ValueError, match=r"values of shape \(4, 3\) do not match 4 points"):
         st.fields(np.zeros((4, 3)), np.zeros((4, 3)))
+
+
+def smoothed_monomial(x0: np.ndarray, n: int, s: float) -> np.ndarray:
+    """``E[(x0 + s z)^n]`` for ``z ~ N(0, 1)`` (exact: ``E[z^k] = (k-1)!!`` for even ``k``)."""
+    from math import comb, prod
+
+    if n < 0:
+        return np.zeros_like(x0)
+    return sum(comb(n, k) * x0 ** (n - k) * s**k * prod(range(k - 1, 0, -2))
+               for k in range(0, n + 1, 2))
+
+
+@pytest.mark.parametrize("level", [2, 3, 4])
+def test_sparse_grid_gradient_is_exact_to_degree_2l_minus_2(rng, level):
+    """``E[z u(x + s z)] / s`` integrates a polynomial one degree above ``u``'s: the level-L
+    rule (exact to ``2L - 1``) gives the smoothed gradient of degree ``2L - 2`` exactly, and
+    not of degree ``2L - 1``."""
+    x, s = rng.standard_normal((6, 3)), 0.3
+    stencil = sparse_grid_stencil(3, s, level)
+    for degree, exact in ((2 * level - 2, True), (2 * level - 1, False)):
+        grad = stencil.estimate(lambda p, n=degree: p[:, 0] ** n, x).grad[:, 0]
+        want = degree * smoothed_monomial(x[:, 0], degree - 1, s)
+        assert np.allclose(grad, want, atol=1e-9) == exact, (level, degree)
+
+
+@pytest.mark.parametrize("level", [2, 3, 4])
+def test_heat_laplacian_is_exact_to_degree_min_2l_minus_1_and_5(rng, level):
+    """The heat form is a difference in ``s^2`` whose error term is ``s^4 lap^3 u / 24``: past
+    degree 5 it is not exact whatever the rule, so level 4 is exact to degree 5, not 7."""
+    x, s = rng.standard_normal((6, 3)), 0.3
+    stencil = sparse_grid_stencil(3, s, level, laplacian="heat")
+    top = min(2 * level - 1, 5)
+    for degree, exact in ((top, True), (top + 1, False)):
+        lap = stencil.estimate(lambda p, n=degree: p[:, 0] ** n, x).lap
+        want = degree * (degree - 1) * smoothed_monomial(x[:, 0], degree - 2, s)
+        assert np.allclose(lap, want, atol=1e-8) == exact, (level, degree)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ttzo.accel import emulate_layer, layer_schedule
-from ttzo.golden import FixedFormat, NumericsSpec
 from ttzo.golden.model import GoldenModel
-from ttzo.golden.perturb import Perturbation
-from ttzo.model import LayerSpec, ModelSpec
+from ttzo.spec.fixed import FixedFormat
+from ttzo.spec.model import LayerSpec, ModelSpec
+from ttzo.spec.numerics import NumericsSpec
+from ttzo.spec.perturb import Perturbation
+from ttzo.spec.schedule import emulate_layer, layer_schedule
 from ttzo.train.config import load_model_file
 
 NM = NumericsSpec(input=FixedFormat(8, 5), weight=FixedFormat(8, 5), state=FixedFormat(10, 5),

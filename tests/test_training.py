@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from ttzo.model import TTMLP, LayerSpec, ModelSpec
+from ttzo.model import TTMLP
 from ttzo.optim import SGD, Adam, make_schedule
+from ttzo.spec.model import LayerSpec, ModelSpec
 from ttzo.tasks import SupervisedTask
 from ttzo.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ttzo.train.firstorder import Backprop

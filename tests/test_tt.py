@@ -8,9 +8,9 @@ from math import prod
 import numpy as np
 import pytest
 
+from ttzo.spec.shape import TTShape
 from ttzo.tt import (
     TTMatrix,
-    TTShape,
     choose_forward_method,
     tt_core_grads,
     tt_core_responses,

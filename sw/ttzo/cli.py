@@ -84,11 +84,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     # Imports here keep `ttzo --help` fast.
     from tqdm import tqdm
 
+    from ttzo.train.config import builtin_config, load_config
+    from ttzo.train.loop import Trainer
+    from ttzo.train.metrics import read_metrics
+    from ttzo.train.plot import plot_training_curve
+
     from .provenance import machine, utc_now
-    from .train.config import builtin_config, load_config
-    from .train.loop import Trainer
-    from .train.metrics import read_metrics
-    from .train.plot import plot_training_curve
 
     config_path = Path(args.config) if args.config else builtin_config(_config_name(args))
     cfg = load_config(config_path, _overrides(args))
@@ -160,7 +161,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         err = result["test_rel_l2"]
         metric = "relative L2 error " + ("not evaluated yet" if err is None else f"{err:.3e}")
         if records:
-            from .train.plot import plot_solution_slice
+            from ttzo.train.plot import plot_solution_slice
 
             plot_solution_slice(task, trainer.theta, run_dir / "solution_slice.png")
     print(f"{config_path.stem}: {metric} after "
@@ -171,11 +172,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _make_task(args: argparse.Namespace, cfg):
     """The task a config trains, and the unit its progress bar counts."""
-    from .model.mlp import TTMLP
+    from ttzo.model.mlp import TTMLP
 
     if args.task == "mnist":
-        from .data.mnist import load_mnist
-        from .tasks.mnist import MNISTTask
+        from ttzo.data.mnist import load_mnist
+        from ttzo.tasks.mnist import MNISTTask
 
         if cfg.pinn is not None:
             raise ValueError("an MNIST config has no [pinn] table")
@@ -184,7 +185,7 @@ def _make_task(args: argparse.Namespace, cfg):
         model = TTMLP(cfg.model)
         return MNISTTask(model, load_mnist(args.data), val_size=cfg.val_size,
                          incremental=cfg.incremental), "img"
-    from .tasks.pde import PDETask
+    from ttzo.tasks.pde import PDETask
 
     if args.device:
         raise ValueError(f"--device trains MNIST only: {args.task} has no accelerator build")
@@ -198,13 +199,13 @@ def _make_task(args: argparse.Namespace, cfg):
 
 def _device_task(args: argparse.Namespace, cfg):
     """MNIST with every forward pass on a device: a board's serial port or the emulator."""
-    from .build.boards import get_board
-    from .data.mnist import load_mnist
-    from .device.connect import open_device
-    from .device.objective import DeviceSession
-    from .golden.model import GoldenModel
-    from .golden.objective import device_kind
-    from .tasks.mnist import DeviceMNISTTask
+    from ttzo.data.mnist import load_mnist
+    from ttzo.driver.connect import open_device
+    from ttzo.driver.objective import DeviceSession
+    from ttzo.golden.model import GoldenModel
+    from ttzo.golden.objective import device_kind
+    from ttzo.spec.boards import get_board
+    from ttzo.tasks.mnist import DeviceMNISTTask
 
     if args.workers != 1:
         raise ValueError("--workers shares queries among processes; a device serves one host "
@@ -229,8 +230,8 @@ def _load_model(name: str):
     """A model by shipped name, model file, or training config holding a model."""
     import tomllib
 
-    from .model.spec import ModelSpec
-    from .train.config import load_model_file
+    from ttzo.spec.model import ModelSpec
+    from ttzo.train.config import load_model_file
 
     data = load_model_file(name)
     if "layers" not in data and "model" in data:  # a training config
@@ -249,8 +250,9 @@ def _device_config(args: argparse.Namespace, board):
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from .accel.estimate import estimate
-    from .build.boards import get_board
+    from ttzo.spec.boards import get_board
+
+    from .estimate import estimate
 
     board = get_board(args.board)
     config = _device_config(args, board)
@@ -275,8 +277,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .build.boards import get_board
-    from .build.flow import PLACERS, BuildError, build, sweep_summary
+    from ttzo.bitstream.flow import PLACERS, BuildError, build, sweep_summary
+    from ttzo.spec.boards import get_board
 
     board = get_board(args.board)
     config = _device_config(args, board)
@@ -285,31 +287,34 @@ def cmd_build(args: argparse.Namespace) -> int:
     try:
         result = build(board, config, out, clock, args.baud or board["baud"], seed=args.seed,
                        endpoints=args.endpoints, jobs=args.jobs,
-                       placer=args.placer or PLACERS[0])
+                       placer=args.placer or PLACERS[0], dry_run=args.dry_run)
     except BuildError as err:
         print(f"ttzo: error: {err}", file=sys.stderr)
         return 3 if err.step == "estimate" else 1
     except ValueError as err:
         print(f"ttzo: error: {err}", file=sys.stderr)
         return 2
+    if args.dry_run:
+        print(f"build plan for {board.name} in {out} (run {out / result.script} to build it "
+              "with the tools on PATH)")
+        return 0
     rep = result.report
-    if len(rep["seed_sweep"]) > 1:
-        print(f"place and route per seed: {sweep_summary(rep['seed_sweep'])}; kept seed "
-              f"{rep['seed']}")
-    print(f"bitstream: {result.bitstream} ({rep['bitstream_bytes']:,} bytes)")
-    print(f"Fmax {rep['fmax_mhz']} MHz (requested {rep['clock_requested_mhz']} MHz, timing "
-          f"{'met' if rep['timing_met'] else 'NOT met'}); LUT {rep['luts_used']:,}/"
-          f"{rep['luts_available']:,}, DSP {rep['dsp_used']}/{rep['dsp_available']}, "
-          f"BRAM {rep['bram_used']}/{rep['bram_available']}; {rep['build_time_s']} s")
-    if "failing_endpoints" in rep:
-        print(f"{rep['failing_endpoints']} endpoints fail at {clock} MHz; most by source line:")
-        for g in rep["failing_sources"][:6]:
+    if len(rep.seed_sweep) > 1:
+        print(f"place and route per seed: {sweep_summary(rep.seed_sweep)}; kept seed {rep.seed}")
+    print(f"bitstream: {result.bitstream} ({rep.bitstream_bytes:,} bytes)")
+    print(f"Fmax {rep.fmax_mhz} MHz (requested {rep.clock_requested_mhz} MHz, timing "
+          f"{'met' if rep.timing_met else 'NOT met'}); LUT {rep.luts_used:,}/"
+          f"{rep.luts_available:,}, DSP {rep.dsp_used}/{rep.dsp_available}, "
+          f"BRAM {rep.bram_used}/{rep.bram_available}; {rep.build_time_s} s")
+    if rep.failing_endpoints is not None:
+        print(f"{rep.failing_endpoints} endpoints fail at {clock} MHz; most by source line:")
+        for g in (rep.failing_sources or [])[:6]:
             print(f"  {g['source']:<28} {g['count']:6d} endpoints, worst {g['worst_ns']:+.2f} ns")
     print(f"report: {out / 'build_report.md'}")
     if args.report_json:
         Path(args.report_json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.report_json).write_text(json.dumps(rep, indent=2) + "\n")
-    return 0 if rep["timing_met"] or not args.require_timing else 4
+        Path(args.report_json).write_text(json.dumps(rep.to_dict(), indent=2) + "\n")
+    return 0 if rep.timing_met or not args.require_timing else 4
 
 
 def program_command(board, bitstream: Path) -> list[str]:
@@ -322,7 +327,7 @@ def cmd_program(args: argparse.Namespace) -> int:
     import shutil
     import subprocess
 
-    from .build.boards import get_board
+    from ttzo.spec.boards import get_board
 
     board = get_board(args.board)
     bitstream = Path(args.bitstream)
@@ -339,6 +344,9 @@ def cmd_program(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ttzo.spec.boards import BOARDS
+
+    board_help = f"board: {', '.join(BOARDS)} (default ulx3s-85f; see constraints/)"
     parser = argparse.ArgumentParser(
         prog="ttzo", description="Tensor-compressed, back-propagation-free training.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -377,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     def accelerator_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--board", default="ulx3s-85f", help="ulx3s-85f (default) or icebreaker")
+        p.add_argument("--board", default="ulx3s-85f", help=board_help)
         p.add_argument("--model", help="shipped model name, model file or training config "
                                        "(default: the board's, see constraints/)")
         p.add_argument("--lanes", type=_positive_int,
@@ -409,13 +417,16 @@ def build_parser() -> argparse.ArgumentParser:
     bld.add_argument("--placer",
                      help="nextpnr placer: heap (default, highest Fmax) or static (places "
                           "several times faster, lower Fmax; for quick iterations)")
+    bld.add_argument("--dry-run", action="store_true",
+                     help="estimate and elaborate only: write the build plan (RTLIL, "
+                          "constraints, tool script) and estimate.json, run no tools")
     bld.add_argument("--endpoints", action="store_true",
                      help="check every endpoint against the clock (endpoints.txt; the report "
                           "groups the failing ones by design hierarchy and source line)")
     bld.set_defaults(func=cmd_build)
 
     prog = sub.add_parser("program", help="load a bitstream through openFPGALoader")
-    prog.add_argument("--board", default="ulx3s-85f", help="ulx3s-85f (default) or icebreaker")
+    prog.add_argument("--board", default="ulx3s-85f", help=board_help)
     prog.add_argument("--bitstream", required=True, help="the .bit/.bin from ttzo build")
     prog.add_argument("--dry-run", action="store_true", help="print the command, do not run it")
     prog.set_defaults(func=cmd_program)

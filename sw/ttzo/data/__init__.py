@@ -1,4 +1,4 @@
-"""Data sets: MNIST from the standard IDX files."""
+"""Flows: data sets (MNIST from the standard IDX files)."""
 
 from .mnist import MNIST, MNISTError, load_mnist
 

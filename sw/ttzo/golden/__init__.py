@@ -1,10 +1,7 @@
-"""The bit-exact golden model: fixed-point formats, the quantized forward, the RNG twin.
+"""Twins: the bit-exact golden model of the accelerator (integer forward, objective, update and
+perturbation passes) and the emulator that answers the link protocol with it.
 
-The golden model defines the accelerator's arithmetic; the RTL must match it bit for bit.
-docs/numerics.md specifies it in prose.
+They implement the bit-level specs of :mod:`ttzo.spec` (numerics, RNG, perturbation, protocol);
+the gateware (:mod:`ttzo.hw`) must match them bit for bit. docs/numerics.md states the
+arithmetic in prose.
 """
-
-from .fixed import FixedFormat, round_shift, saturate
-from .numerics import NumericsSpec, activation_table
-
-__all__ = ["FixedFormat", "NumericsSpec", "activation_table", "round_shift", "saturate"]

@@ -8,7 +8,7 @@ Order of operations per layer (docs/numerics.md):
 3. After the last core the bias, shifted left to the accumulator's fraction bits, is added.
 4. The sum is rounded half up and saturated to ``numerics.activation``.
 5. The activation is applied in that format: ReLU as ``max(0, v)``, ``none`` as is, ``sine`` and
-   ``tanh`` through :func:`~ttzo.golden.numerics.activation_table`.
+   ``tanh`` through :func:`~ttzo.spec.numerics.activation_table`.
 
 The sums are computed in float64 on integer values, exact because
 :meth:`NumericsSpec.check_model` bounds every accumulator below 2**53.
@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model.mlp import TTMLP
-from ..model.spec import ModelSpec
-from ..tt.contract import tt_forward
-from .numerics import NumericsSpec, activation_table
-from .perturb import Perturbation, apply_perturbation
+from ttzo.model.mlp import TTMLP
+from ttzo.spec.model import ModelSpec
+from ttzo.spec.numerics import NumericsSpec, activation_table
+from ttzo.spec.perturb import Perturbation
+from ttzo.tt.contract import tt_forward
+
+from .perturb import apply_perturbation
 
 __all__ = ["GoldenModel"]
 

@@ -3,7 +3,7 @@
 Used for quantization-aware BP-free training: the zeroth-order estimator sees the true
 fixed-point loss. The optimizer keeps a float master copy of ``theta``; every query quantizes it
 and perturbs the integers exactly as the engine does. :class:`GoldenObjective` computes the
-forwards with the golden model; :class:`ttzo.device.objective.DeviceObjective` sends the same
+forwards with the golden model; :class:`ttzo.driver.objective.DeviceObjective` sends the same
 queries to an accelerator and gets the same losses, bit for bit.
 """
 
@@ -13,12 +13,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..model.losses import Loss
-from ..zo.directions import DirectionGenerator
-from ..zo.objective import Objective
+from ttzo.model.losses import Loss
+from ttzo.spec.perturb import Perturbation
+from ttzo.spec.rng import DeviceDirections
+from ttzo.zo.directions import DirectionGenerator
+from ttzo.zo.objective import Objective
+
 from .model import GoldenModel
-from .perturb import Perturbation
-from .rng import DeviceDirections
 
 __all__ = ["GoldenObjective", "UNPERTURBED", "device_kind", "device_step"]
 

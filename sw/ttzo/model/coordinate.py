@@ -25,7 +25,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..tt.contract import tt_core_responses, tt_right_envs
+from ttzo.tt.contract import tt_core_responses, tt_right_envs
+
 from .mlp import TTMLP
 
 __all__ = ["CoordinateQueries"]

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..tt.contract import (
+from ttzo.spec.activations import get_activation
+from ttzo.spec.model import LayerSpec, ModelSpec
+from ttzo.tt.contract import (
     tt_core_grads,
     tt_core_responses,
     tt_dense_grad_to_cores,
@@ -23,9 +25,7 @@ from ..tt.contract import (
     tt_to_dense,
     tt_transpose,
 )
-from ..tt.matrix import TTMatrix, choose_forward_method, init_std
-from .activations import get_activation
-from .spec import LayerSpec, ModelSpec
+from ttzo.tt.matrix import TTMatrix, choose_forward_method, init_std
 
 __all__ = ["Block", "LayerParams", "LayerTrace", "TTMLP"]
 

@@ -1,4 +1,4 @@
-"""Update rules and learning-rate schedules."""
+"""Twins (math): update rules and learning-rate schedules."""
 
 from .optimizers import SGD, Adam, AdamW, Optimizer, make_optimizer
 from .schedules import Schedule, make_schedule

@@ -1,4 +1,4 @@
-"""Back-propagation-free physics-informed training: derivatives from forward evaluations.
+"""Twins: back-propagation-free physics-informed networks, derivatives from forward evaluations.
 
 - :mod:`.quadrature`: Gauss-Hermite rules and Smolyak sparse grids for ``N(0, I)``.
 - :mod:`.stein`: Stein estimates of the smoothed value, gradient, Laplacian and second

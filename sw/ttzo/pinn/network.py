@@ -8,8 +8,9 @@ import autograd.numpy as anp
 import numpy as np
 from autograd import elementwise_grad
 
-from ..model.mlp import TTMLP
-from ..tt.contract import tt_to_dense
+from ttzo.model.mlp import TTMLP
+from ttzo.tt.contract import tt_to_dense
+
 from .problem import PDEProblem
 
 __all__ = ["PinnNetwork"]

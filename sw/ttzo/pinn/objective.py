@@ -19,7 +19,8 @@ import autograd.numpy as anp
 import numpy as np
 from autograd import elementwise_grad, value_and_grad
 
-from ..zo.objective import Objective
+from ttzo.zo.objective import Objective
+
 from .network import PinnNetwork
 from .problem import BoundaryCondition
 from .stein import Fields, SteinStencil

@@ -19,8 +19,9 @@ the heat flow in ``s^2`` (``d u_s / d(s^2) = lap u_s / 2``), so the central diff
 - ``lap u_s(x) ~ (u_{sqrt(2) s}(x) - u(x)) / s^2``  (error ``s^4 lap^3 u / 24``)
 
 needs only smoothed *values*, which a quadrature rule integrates to two degrees more than the
-Stein weights ``|z|^2 - D`` allow: with the level-L sparse grid it is exact for polynomials of
-degree ``2 L - 1`` instead of ``2 L - 3``. Its points are the rule's at radius ``sqrt(2) s``,
+Stein weights ``|z|^2 - D`` allow. Its error term makes it exact only up to degree 5 whatever the
+rule, so with the level-L sparse grid it is exact for polynomials of degree ``min(2 L - 1, 5)``
+instead of ``2 L - 3``. Its points are the rule's at radius ``sqrt(2) s``,
 so a stencil with it holds both sets (``laplacian="heat"``).
 """
 
@@ -219,10 +220,10 @@ def sparse_grid_stencil(dim: int, sigma: float, level: int = 3,
     """Stein estimates from the Smolyak sparse grid of ``level`` (see :mod:`.quadrature`).
 
     Level 3 (the default) integrates the fourth moments the Laplacian estimate needs exactly;
-    the estimates of a polynomial of degree up to ``2 * level - 3`` (gradient) and
+    the estimates of a polynomial of degree up to ``2 * level - 2`` (gradient) and
     ``2 * level - 3`` (second derivatives) equal the smoothed function's exactly. With
-    ``laplacian="heat"`` the Laplacian is exact up to degree ``2 * level - 1``, for about twice
-    the points (see the module's docstring).
+    ``laplacian="heat"`` the Laplacian is exact up to degree ``min(2 * level - 1, 5)``, for
+    about twice the points (see the module's docstring).
     """
     rule: QuadratureRule = sparse_grid(dim, level)
     order = np.argsort(np.abs(rule.nodes).sum(axis=1), kind="stable")  # centre first

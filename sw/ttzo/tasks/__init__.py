@@ -1,4 +1,4 @@
-"""Learning problems that the training loop runs."""
+"""Flows: the learning problems the training loop runs (MNIST, PDEs), on a model or a device."""
 
 from .mnist import MNISTTask, QuantizedMNISTTask, prepare_images
 from .supervised import SupervisedTask

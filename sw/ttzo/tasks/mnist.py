@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.mnist import MNIST
-from ..device.objective import DeviceObjective, DeviceSession
-from ..golden.model import GoldenModel
-from ..golden.objective import UNPERTURBED, GoldenObjective
-from ..model.mlp import TTMLP
+from ttzo.data.mnist import MNIST
+from ttzo.driver.objective import DeviceObjective, DeviceSession
+from ttzo.golden.model import GoldenModel
+from ttzo.golden.objective import UNPERTURBED, GoldenObjective
+from ttzo.model.mlp import TTMLP
+
 from .supervised import SupervisedTask
 
 __all__ = ["MNISTTask", "QuantizedMNISTTask", "DeviceMNISTTask", "MNIST_MEAN", "MNIST_STD",

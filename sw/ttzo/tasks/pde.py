@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from ..model.mlp import TTMLP
-from ..pinn.network import PinnNetwork
-from ..pinn.objective import AutodiffPinnObjective, BoundaryBatch, SteinPinnObjective
-from ..pinn.problem import PDEProblem
-from ..pinn.problems import get_problem
-from ..pinn.stein import LAPLACIANS, SteinStencil, monte_carlo_stencil, sparse_grid_stencil
-from ..zo.directions import query_seed
+from ttzo.model.mlp import TTMLP
+from ttzo.pinn.network import PinnNetwork
+from ttzo.pinn.objective import AutodiffPinnObjective, BoundaryBatch, SteinPinnObjective
+from ttzo.pinn.problem import PDEProblem
+from ttzo.pinn.problems import get_problem
+from ttzo.pinn.stein import LAPLACIANS, SteinStencil, monte_carlo_stencil, sparse_grid_stencil
+from ttzo.zo.directions import query_seed
 
 __all__ = ["PinnSettings", "PDETask", "DERIVATIVES"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model.losses import get_loss
-from ..model.mlp import TTMLP
-from ..zo.objective import ModelObjective
+from ttzo.model.losses import get_loss
+from ttzo.model.mlp import TTMLP
+from ttzo.zo.objective import ModelObjective
 
 __all__ = ["SupervisedTask"]
 

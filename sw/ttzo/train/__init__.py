@@ -1,4 +1,5 @@
-"""Training: the loop over phases, configs, checkpoints, metrics, plots, first-order baseline."""
+"""Flows: training: the loop over phases, configs, checkpoints, metrics, plots, and the
+first-order baseline."""
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import RunConfig, builtin_config, load_config

@@ -2,7 +2,7 @@
 
 A config has a top-level ``seed``, a model, a ``[train]`` table and one ``[[phases]]`` entry
 per optimizer phase. The model is either a ``[model]`` table (see
-:meth:`ttzo.model.spec.ModelSpec.from_dict`) or a string naming a model file: a shipped one
+:meth:`ttzo.spec.model.ModelSpec.from_dict`) or a string naming a model file: a shipped one
 (``model = "mnist-paper"`` reads ``ttzo/configs/models/mnist-paper.toml``) or a path relative to
 the config file. Sharing model files keeps one description per network::
 
@@ -35,10 +35,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..model.spec import ModelSpec
-from ..optim.optimizers import make_optimizer
-from ..optim.schedules import make_schedule
-from ..zo.estimators import make_estimator
+from ttzo.optim.optimizers import make_optimizer
+from ttzo.optim.schedules import make_schedule
+from ttzo.spec.model import ModelSpec
+from ttzo.zo.estimators import make_estimator
+
 from .firstorder import Backprop
 from .loop import Phase
 
@@ -191,7 +192,7 @@ def parse_config(raw: Mapping[str, Any], base: Path | None = None) -> RunConfig:
         incremental=boolean("train.incremental", train.get("incremental", True)),
     )
     if "pinn" in raw:
-        from ..tasks.pde import PinnSettings
+        from ttzo.tasks.pde import PinnSettings
 
         cfg.pinn = PinnSettings.from_dict(raw["pinn"])
     cfg.build_phases(model.params)  # fail now, not after the data has loaded

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..zo.estimators import Estimate
-from ..zo.objective import ModelObjective
+from ttzo.zo.estimators import Estimate
+from ttzo.zo.objective import ModelObjective
 
 __all__ = ["Backprop"]
 

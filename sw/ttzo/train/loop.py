@@ -19,11 +19,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..optim.optimizers import Optimizer
-from ..optim.schedules import Schedule
-from ..zo.directions import query_seed
-from ..zo.estimators import Estimator
-from ..zo.objective import Objective, ParallelQueries
+from ttzo.optim.optimizers import Optimizer
+from ttzo.optim.schedules import Schedule
+from ttzo.zo.directions import query_seed
+from ttzo.zo.estimators import Estimator
+from ttzo.zo.objective import Objective, ParallelQueries
+
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .metrics import MetricsLog
 

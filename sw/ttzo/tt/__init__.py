@@ -1,4 +1,5 @@
-"""Tensor-train (TT) matrices: shapes and counts, contraction kernels, construction."""
+"""Twins (math): tensor-train (TT) contraction kernels and TT matrices of a
+:class:`ttzo.spec.shape.TTShape`."""
 
 from .contract import (
     tt_core_grads,
@@ -11,12 +12,10 @@ from .contract import (
     tt_transpose,
 )
 from .matrix import TTMatrix, TTSVDResult, choose_forward_method, init_std
-from .shape import TTShape
 
 __all__ = [
     "TTMatrix",
     "TTSVDResult",
-    "TTShape",
     "choose_forward_method",
     "init_std",
     "tt_core_grads",

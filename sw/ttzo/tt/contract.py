@@ -1,7 +1,7 @@
 """Contraction kernels for TT matrices.
 
 All kernels take the list of cores ``G_k`` of shape ``(r_{k-1}, m_k, n_k, r_k)`` and follow the
-index convention of :class:`ttzo.tt.shape.TTShape`. The forward contracts the input with one core
+index convention of :class:`ttzo.spec.shape.TTShape`. The forward contracts the input with one core
 at a time and never forms the dense matrix; the other kernels expose the partial contractions that
 the forward leaves behind, so that the effect of changing one core entry (a coordinate query of a
 zeroth-order estimator) or the gradient of a core (the first-order baseline) costs one extra

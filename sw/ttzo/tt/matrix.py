@@ -9,8 +9,9 @@ from typing import Literal
 
 import numpy as np
 
+from ttzo.spec.shape import TTShape
+
 from .contract import tt_forward, tt_to_dense
-from .shape import TTShape
 
 __all__ = ["TTMatrix", "TTSVDResult", "choose_forward_method", "init_std"]
 

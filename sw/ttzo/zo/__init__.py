@@ -1,4 +1,5 @@
-"""Zeroth-order estimation: direction generators, the objective interface, estimators."""
+"""Twins (math): zeroth-order estimation: direction generators, the objective interface the
+optimizer sees (losses at perturbations and coordinates), estimators."""
 
 from .directions import (
     DIRECTIONS,

@@ -73,7 +73,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def _device(kind: str) -> DirectionGenerator:
-    from ..golden.rng import DeviceDirections  # the hardware RNG's golden twin
+    from ttzo.spec.rng import DeviceDirections
 
     return DeviceDirections(kind)
 

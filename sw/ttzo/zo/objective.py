@@ -13,9 +13,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..model.coordinate import CoordinateQueries
-from ..model.losses import Loss
-from ..model.mlp import TTMLP
+from ttzo.model.coordinate import CoordinateQueries
+from ttzo.model.losses import Loss
+from ttzo.model.mlp import TTMLP
+
 from .directions import DirectionGenerator
 
 __all__ = ["Objective", "FunctionObjective", "ModelObjective", "ParallelQueries"]

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from math import prod
 from typing import Any
 
-from ..golden.numerics import NumericsSpec
-from ..tt.shape import TTShape
 from .activations import get_activation
+from .numerics import NumericsSpec
+from .shape import TTShape
 
 __all__ = ["LayerSpec", "ModelSpec"]
 

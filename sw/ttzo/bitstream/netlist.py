@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 __all__ = ["FF", "HARD_BLOCKS", "Loads", "RegisterCopies", "add_cell_copy", "ff_problem",
            "is_constant", "max_bit", "natural_key", "net_drivers", "net_loads", "param",
-           "rewrite_netlist_file", "sole_register"]
+           "rewrite_netlist_file", "sole_register", "write_text_atomic"]
 
 #: The ECP5 fabric flip-flop cell of a synthesized netlist.
 FF = "TRELLIS_FF"
@@ -121,10 +121,16 @@ def rewrite_netlist_file(path: Path, transform: Callable[[dict[str, Any]], T]) -
     path = Path(path)
     netlist = json.loads(path.read_text())
     result = transform(netlist)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(netlist))
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(netlist))
     return result
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, so that ``path`` is never left
+    half-written."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def ff_problem(ff: dict[str, Any], clock: list | None) -> str | None:

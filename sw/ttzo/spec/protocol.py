@@ -72,7 +72,7 @@ COEF_BYTES = 2
 COEF_BITS = 8 * COEF_BYTES
 #: The header's flags byte: perturbation mode in the low MODE_BITS bits, then negate, then gauss.
 MODE_BITS = 2
-#: the mode value of a coordinate query (index into ``ttzo.golden.perturb.MODES``)
+#: the mode value of a coordinate query (index into ``ttzo.spec.perturb.MODES``)
 MODE_COORDINATE = 1
 #: UPDATE's flag bit for Gaussian directions
 GAUSS_FLAG = MODE_BITS + 1

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .config import DeviceConfig
-from .driver import Device
-from .emulator import Emulator, EmulatorLink
-from .link import SerialLink
+from ttzo.golden.emulator import Emulator
+from ttzo.spec.accelerator import DeviceConfig
+
+from .device import Device
+from .link import EmulatorLink, SerialLink
 
 __all__ = ["find_board_port", "open_device"]
 
@@ -47,9 +48,9 @@ def open_device(target: str, config: DeviceConfig, baud: int,
 
     Raises
     ------
-    ttzo.device.LinkError
+    ttzo.driver.LinkError
         The port cannot be opened or does not answer.
-    ttzo.device.DeviceError
+    ttzo.driver.DeviceError
         The device is not a ttzo accelerator built for ``config``.
     """
     if target == "auto":

@@ -1,17 +1,20 @@
 """Byte links to an accelerator: a board's serial port, or anything with the same two methods.
 
-The driver (:mod:`ttzo.device.driver`) only writes bytes, reads what has arrived and asks the
+The driver (:mod:`ttzo.driver.device`) only writes bytes, reads what has arrived and asks the
 link's clock, so the same code runs against the bit-exact emulator
-(:class:`ttzo.device.emulator.EmulatorLink`, virtual time), the gateware in simulation
+(:class:`ttzo.driver.link.EmulatorLink`, virtual time), the gateware in simulation
 (``tests/test_hw_accelerator.py``, simulated time) and a board (:class:`SerialLink`, wall time).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-__all__ = ["Link", "SerialLink", "LinkError"]
+if TYPE_CHECKING:
+    from ttzo.golden.emulator import Emulator
+
+__all__ = ["EmulatorLink", "Link", "LinkError", "SerialLink"]
 
 
 class LinkError(RuntimeError):
@@ -75,3 +78,37 @@ class SerialLink:
 
     def close(self) -> None:
         self._port.close()
+
+
+class EmulatorLink:
+    """A :class:`Link` to an :class:`~ttzo.golden.emulator.Emulator`. Time is virtual: a read that
+    finds nothing advances :meth:`now` by its timeout, so a lost frame costs no real waiting,
+    and with ``baud`` given, every byte on the line advances it by its UART time (10 bits), so
+    :meth:`now` is what the exchange would take on a board's serial line (device compute not
+    counted)."""
+
+    def __init__(self, emulator: Emulator, baud: float | None = None):
+        if baud is not None and not baud > 0:
+            raise ValueError(f"baud must be positive, not {baud!r}")
+        self.emulator = emulator
+        self._byte_time = 10 / baud if baud else 0.0
+        self._rx = bytearray()
+        self._now = 0.0
+
+    def write(self, data: bytes) -> None:
+        self._now += len(data) * self._byte_time
+        self._rx += self.emulator.feed(data)
+
+    def read(self, timeout: float) -> bytes:
+        if not self._rx:
+            self._now += max(timeout, 0.0)
+            return b""
+        data, self._rx = bytes(self._rx), bytearray()
+        self._now += len(data) * self._byte_time
+        return data
+
+    def now(self) -> float:
+        return self._now
+
+    def close(self) -> None:
+        pass

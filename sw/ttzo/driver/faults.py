@@ -1,6 +1,6 @@
 """A faulty line between host and device, for tests and the fault campaign.
 
-:class:`FaultyLink` wraps any :class:`~ttzo.device.link.Link` and damages what crosses it, in
+:class:`FaultyLink` wraps any :class:`~ttzo.driver.link.Link` and damages what crosses it, in
 both directions, as a noisy serial line does: bytes corrupted (one bit flipped), dropped or
 duplicated, and whole frames lost or repeated. It counts what it did, and it checks every
 damaged frame against the frame check (the CRC): a damaged frame that still decodes as an intact
@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass, field
 
-from .protocol import END, SlipDecoder
+from ttzo.spec.protocol import END, SlipDecoder
 
 __all__ = ["FaultRates", "FaultCounts", "FaultyLink"]
 
@@ -137,7 +137,7 @@ def _passes_as_another(original: bytes, damaged: bytes) -> int:
 
 
 class FaultyLink:
-    """A :class:`~ttzo.device.link.Link` that damages traffic both ways.
+    """A :class:`~ttzo.driver.link.Link` that damages traffic both ways.
 
     Parameters
     ----------

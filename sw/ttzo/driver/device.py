@@ -1,4 +1,4 @@
-"""Host interface of the accelerator: typed commands over any :class:`~ttzo.device.link.Link`.
+"""Host interface of the accelerator: typed commands over any :class:`~ttzo.driver.link.Link`.
 
 Every command is one frame and one reply (stop-and-wait). A reply that is lost, damaged, or that
 reports a damaged command (``BAD_CRC``, ``BAD_LENGTH``, ``TOO_LONG``) is recovered by sending the
@@ -7,7 +7,7 @@ and doubles with each silence (back-off), until ``patience`` seconds (on the lin
 passed. Commands that move many items (parameter
 writes and reads, input loads, EVAL outputs) adapt their frame size to the line: a failed
 attempt halves the payload per frame, successes grow it back, so a noisy line costs throughput,
-not the run. Replies are checked for their exact length (:data:`~ttzo.device.protocol.COMMANDS`).
+not the run. Replies are checked for their exact length (:data:`~ttzo.spec.protocol.COMMANDS`).
 
 ``UPDATE`` is applied exactly once: it names the update counter the host last saw, the device
 refuses it as ``STALE_UPDATE`` if its counter differs, and every reply reports the counter, so a
@@ -23,11 +23,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..golden.model import GoldenModel
-from ..golden.perturb import MODES, Perturbation, apply_update
-from .config import DeviceConfig
-from .link import Link, LinkError
-from .protocol import (
+from ttzo.golden.model import GoldenModel
+from ttzo.golden.perturb import apply_update
+from ttzo.spec.accelerator import DeviceConfig
+from ttzo.spec.perturb import MODES, Perturbation
+from ttzo.spec.protocol import (
     COEF_BITS,
     COEF_BYTES,
     COMMANDS,
@@ -51,6 +51,8 @@ from .protocol import (
     to_words,
     unpack_fields,
 )
+
+from .link import Link, LinkError
 
 __all__ = ["Device", "DeviceError", "LinkStats"]
 

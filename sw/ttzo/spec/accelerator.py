@@ -1,7 +1,7 @@
 """What an accelerator bitstream is built for: the model and the build parameters.
 
 One :class:`DeviceConfig` feeds the gateware (:class:`ttzo.hw.accelerator.Accelerator`), its
-golden twin (:class:`ttzo.device.emulator.Emulator`), the INFO reply the host checks, and the
+golden twin (:class:`ttzo.golden.emulator.Emulator`), the INFO reply the host checks, and the
 resource estimate.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..model.spec import ModelSpec
+from .model import ModelSpec
 from .protocol import (
     COEF_BITS,
     COEF_BYTES,
@@ -113,7 +113,7 @@ class DeviceConfig:
         return max(1, (self.spec.params - 1).bit_length())
 
     def sizes(self) -> dict[str, int]:
-        """The sizes :data:`ttzo.device.protocol.COMMANDS` is written in."""
+        """The sizes :data:`ttzo.spec.protocol.COMMANDS` is written in."""
         return device_sizes(self.info())
 
     def bias_ranges(self) -> list[tuple[int, int]]:

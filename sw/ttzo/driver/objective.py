@@ -1,7 +1,7 @@
 """Training on the accelerator: the optimizer's queries answered by forward passes on a device.
 
 The optimizer sees an :class:`~ttzo.zo.objective.Objective` as always; here every forward runs
-on the device behind a :class:`~ttzo.device.driver.Device` (a board over its serial port, the
+on the device behind a :class:`~ttzo.driver.device.Device` (a board over its serial port, the
 bit-exact emulator, or the gateware in simulation). The host keeps the float master parameters;
 the device holds their quantized copy (written only when it changes) and the batch (loaded only
 when it differs from what is on chip, slice by slice when it does not fit), and a query crosses
@@ -17,12 +17,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..golden.model import GoldenModel
-from ..golden.objective import GoldenObjective, device_kind
-from ..golden.perturb import Perturbation
-from ..model.losses import Loss
-from ..zo.directions import DirectionGenerator
-from .driver import Device
+from ttzo.golden.model import GoldenModel
+from ttzo.golden.objective import GoldenObjective, device_kind
+from ttzo.model.losses import Loss
+from ttzo.spec.perturb import Perturbation
+from ttzo.zo.directions import DirectionGenerator
+
+from .device import Device
 
 __all__ = ["DeviceSession", "DeviceObjective"]
 

@@ -1,20 +1,20 @@
 """Bit-exact emulator of the accelerator: the golden twin of :mod:`ttzo.hw.accelerator`.
 
 It receives the same line bytes, keeps the same state (parameter memory, input memory, update
-counter), refuses commands by the same rules (:data:`ttzo.device.protocol.COMMANDS`) and
+counter), refuses commands by the same rules (:data:`ttzo.spec.protocol.COMMANDS`) and
 answers with the same bytes, computing forward passes with :class:`ttzo.golden.model.GoldenModel`
-and updates with :func:`ttzo.golden.perturb.apply_update`. :class:`EmulatorLink` puts it behind
-the host driver's link interface, so training runs "on the accelerator" without a board.
+and updates with :func:`ttzo.golden.perturb.apply_update`. :class:`ttzo.driver.link.EmulatorLink`
+puts it behind the host driver's link interface, so training runs "on the accelerator" without
+a board.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..golden.model import GoldenModel
-from ..golden.perturb import MODES, Perturbation, apply_update
-from .config import DeviceConfig
-from .protocol import (
+from ttzo.spec.accelerator import DeviceConfig
+from ttzo.spec.perturb import MODES, Perturbation
+from ttzo.spec.protocol import (
     COEF_BYTES,
     CRC_BYTES,
     CRC_RESIDUE,
@@ -43,7 +43,10 @@ from .protocol import (
     wrap,
 )
 
-__all__ = ["Emulator", "EmulatorLink"]
+from .model import GoldenModel
+from .perturb import apply_update
+
+__all__ = ["Emulator"]
 
 
 class Emulator:
@@ -173,37 +176,3 @@ class Emulator:
             self.theta = apply_update(self.theta, kind, [int(s) for s in seeds],
                                       [int(c) for c in coefs], hdr["shift"], self.widths)
         return b""
-
-
-class EmulatorLink:
-    """A :class:`ttzo.device.link.Link` to an :class:`Emulator`. Time is virtual: a read that
-    finds nothing advances :meth:`now` by its timeout, so a lost frame costs no real waiting,
-    and with ``baud`` given, every byte on the line advances it by its UART time (10 bits), so
-    :meth:`now` is what the exchange would take on a board's serial line (device compute not
-    counted)."""
-
-    def __init__(self, emulator: Emulator, baud: float | None = None):
-        if baud is not None and not baud > 0:
-            raise ValueError(f"baud must be positive, not {baud!r}")
-        self.emulator = emulator
-        self._byte_time = 10 / baud if baud else 0.0
-        self._rx = bytearray()
-        self._now = 0.0
-
-    def write(self, data: bytes) -> None:
-        self._now += len(data) * self._byte_time
-        self._rx += self.emulator.feed(data)
-
-    def read(self, timeout: float) -> bytes:
-        if not self._rx:
-            self._now += max(timeout, 0.0)
-            return b""
-        data, self._rx = bytes(self._rx), bytearray()
-        self._now += len(data) * self._byte_time
-        return data
-
-    def now(self) -> float:
-        return self._now
-
-    def close(self) -> None:
-        pass

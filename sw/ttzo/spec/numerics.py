@@ -14,7 +14,7 @@ import numpy as np
 from .fixed import FixedFormat
 
 if TYPE_CHECKING:  # only for type hints: the model package imports this module
-    from ..model.spec import LayerSpec, ModelSpec
+    from .model import LayerSpec, ModelSpec
 
 __all__ = ["NumericsSpec", "activation_table"]
 

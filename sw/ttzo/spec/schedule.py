@@ -32,8 +32,8 @@ from math import prod
 
 import numpy as np
 
-from ..golden.numerics import NumericsSpec
-from ..model.spec import LayerSpec
+from .model import LayerSpec
+from .numerics import NumericsSpec
 
 __all__ = [
     "CoreSchedule", "LayerSchedule", "layer_schedule", "emulate_layer", "LOOP_NAMES",

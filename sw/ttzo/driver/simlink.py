@@ -13,13 +13,13 @@ from collections import deque
 
 from amaranth.sim import Simulator
 
-from .protocol import END
+from ttzo.spec.protocol import END
 
 __all__ = ["SimulationLink"]
 
 
 class SimulationLink:
-    """A :class:`ttzo.device.link.Link` to a component with byte streams ``i_stream`` (in) and
+    """A :class:`ttzo.driver.link.Link` to a component with byte streams ``i_stream`` (in) and
     ``o_stream`` (out), such as :class:`ttzo.hw.accelerator.Accelerator`, in simulation.
 
     Parameters

@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass, field
 from math import ceil
 from typing import Any
 
-from ..model.spec import ModelSpec
-from .schedule import BANK_GROUP, layer_schedule, rng_latency
+from ttzo.spec.boards import Device, bank_rows, bank_slices, get_board
+from ttzo.spec.model import ModelSpec
+from ttzo.spec.schedule import BANK_GROUP, layer_schedule, rng_latency
 
-__all__ = ["Device", "DEVICES", "Estimate", "estimate", "bram_blocks", "banked_blocks", "bank_rows",
-           "bank_slices", "buffer_width", "RNG_LATENCY"]
+__all__ = ["Estimate", "estimate", "bram_blocks", "banked_blocks", "buffer_width", "RNG_LATENCY"]
 
 #: Latency of the Threefry pipeline with one operation per stage (init, 13 rounds, 3 key
 #: injections, 2 popcount stages), as the gateware measures it (tests/test_hw_rng.py).
@@ -35,59 +35,6 @@ _FF_SYSTEM, _FF_PER_DIRECTION = 900, 48
 _GAUSS_PRODUCT_BITS = 17
 
 
-@dataclass(frozen=True)
-class Device:
-    """An FPGA's resources as the estimate counts them."""
-
-    name: str
-    part: str
-    luts: int
-    ffs: int
-    dsps: int
-    brams: int
-    #: (depth, width) shapes one block RAM can take.
-    bram_shapes: tuple[tuple[int, int], ...]
-    #: widest data width of a block whose write and read ports are separate (true dual port);
-    #: wider shapes (ECP5's 512 x 36) bring half of each row out on the write port's pins
-    bram_port_width: int = 18
-    #: memories this shallow become LUT RAM instead of block RAM
-    lutram_max_depth: int = 16
-    dsp_name: str = "DSP"
-    bram_name: str = "BRAM"
-    #: whether the build copies registers that drive several block RAMs or multipliers, one per
-    #: block (``ttzo.build.replicate``, ECP5)
-    replicates: bool = False
-    #: whether the build moves the multipliers' operand and product registers into the blocks
-    #: (``ttzo.build.dspreg``, ECP5)
-    packs_dsp_registers: bool = False
-
-    @property
-    def bank_shapes(self) -> tuple[tuple[int, int], ...]:
-        """Block shapes of a banked memory's slices (true dual port only)."""
-        return tuple(s for s in self.bram_shapes if s[1] <= self.bram_port_width)
-
-
-DEVICES: dict[str, Device] = {
-    "ulx3s-85f": Device(
-        "ulx3s-85f", "LFE5U-85F", 83640, 83640, 156, 208,
-        ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
-        dsp_name="MULT18X18D", bram_name="DP16KD", replicates=True, packs_dsp_registers=True,
-    ),
-    "icebreaker": Device(
-        "icebreaker", "iCE40UP5K", 5280, 5280, 8, 30,
-        ((256, 16), (512, 8), (1024, 4), (2048, 2)), bram_port_width=16,
-        dsp_name="SB_MAC16", bram_name="SB_RAM40_4K",
-    ),
-}
-
-
-def get_device(name: str) -> Device:
-    try:
-        return DEVICES[name]
-    except KeyError:
-        raise ValueError(f"unknown board {name!r}; choose from {sorted(DEVICES)}") from None
-
-
 def bram_blocks(depth: int, width: int, device: Device,
                 shapes: tuple[tuple[int, int], ...] | None = None) -> int:
     """Block RAMs for a ``depth`` x ``width`` memory: the cheapest tiling of one block shape
@@ -95,22 +42,6 @@ def bram_blocks(depth: int, width: int, device: Device,
     if depth <= device.lutram_max_depth:
         return 0
     return min(ceil(width / w) * ceil(depth / d) for d, w in shapes or device.bram_shapes)
-
-
-def bank_slices(width: int, shapes: tuple[tuple[int, int], ...]) -> list[int]:
-    """Widths of the memories one bank of a ``width``-bit banked memory is cut into: as wide as
-    the widest of ``shapes`` (:attr:`Device.bank_shapes`), the last one narrower. Separate
-    memories keep Yosys from tiling a bank with blocks in their pseudo-dual-port shape, whose
-    write-side data pins would carry half of the row."""
-    widest = max(w for _, w in shapes)
-    return [widest] * (width // widest) + ([width % widest] if width % widest else [])
-
-
-def bank_rows(width: int, shapes: tuple[tuple[int, int], ...]) -> int:
-    """Rows of one bank of a ``width``-bit banked memory: the depth of the block shape that
-    stores a row most cheaply, so that every bank is one block deep. On ties the shallowest:
-    Yosys then has no equally cheap tiling that is two blocks deep."""
-    return min(shapes, key=lambda s: (ceil(width / s[1]) / s[0], s[0]))[0]
 
 
 def _bank_depth(depth: int, width: int, device: Device) -> int:
@@ -214,12 +145,12 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
 
     Throughput assumes the layers work as a pipeline: a new group of ``lanes`` samples enters
     every ``max(layer cycles)`` cycles; a forward query evaluates ``batch`` samples. With a
-    :class:`ttzo.device.config.DeviceConfig` the whole accelerator is counted (input, parameter
+    :class:`ttzo.spec.accelerator.DeviceConfig` the whole accelerator is counted (input, parameter
     and frame memories, link and command logic), not only the engine.
     """
     if not isinstance(lanes, int) or lanes < 1:
         raise ValueError(f"lanes must be a positive integer, not {lanes!r}")
-    device = get_device(board)
+    device = get_board(board).device
     nm = spec.numerics
     mems, cycles, utils = [], [], []
     for index, layer in enumerate(spec.layers):
@@ -260,7 +191,7 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
         + _GAUSS_PRODUCT_BITS * (1 + int(layer.bias))
         for index, layer in enumerate(spec.layers))
     if config is not None:
-        from ..device.protocol import max_frame_bytes, rx_fifo_depth
+        from ttzo.spec.protocol import max_frame_bytes, rx_fifo_depth
 
         # all banked memories, like the engine's
         shapes = [("inputs", config.input_beats, lanes * nm.input.width),

@@ -11,11 +11,13 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..golden.model import GoldenModel
-from ..golden.perturb import Perturbation, apply_update
-from .config import DeviceConfig
-from .driver import Device
-from .protocol import HEADER_FIELDS, Opcode, encode_frame, pack_fields
+from ttzo.golden.model import GoldenModel
+from ttzo.golden.perturb import apply_update
+from ttzo.spec.accelerator import DeviceConfig
+from ttzo.spec.perturb import Perturbation
+from ttzo.spec.protocol import HEADER_FIELDS, Opcode, encode_frame, pack_fields
+
+from .device import Device
 
 __all__ = ["fuzz_frames", "session", "expected_session", "compare_sessions"]
 

@@ -1,1 +1,0 @@
-"""Bitstream builds: staged synthesis, place and route, packing, and their reports."""
