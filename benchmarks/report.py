@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ttzo.bitstream.report import BuildReport, sweep_summary
+from ttzo.train.result import TrainingResult
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -54,22 +55,22 @@ def mnist_section() -> list[str]:
         if r is None:
             rows.append(f"| {label} | not run yet | | | | | |")
             continue
-        acc = r["test_accuracy"]
+        t = TrainingResult.from_dict(r)
+        acc = t.test_accuracy
         acc_text = f"{100 * acc:.2f} %" + (
             f" ({_verdict(acc, acc_target)}: >= {100 * acc_target:.1f} %)" if acc_target else "")
-        wall = r["wall_time_s"]
+        wall = t.wall_time_s
         time_text = f"{wall / 60:.1f} min"
         if time_target is not None:
             time_text += f" ({_verdict(wall, time_target, True)}: <= {time_target / 60:.0f} min)"
         rows.append(
-            f"| {label} | {acc_text} | {r['params_tt']:,} | {r['params_dense']:,} "
-            f"({r['params_dense'] / r['params_tt']:.0f}x) | {r['forward_queries']:,} | "
-            f"{time_text} | {'yes' if r['forward_only'] else 'no'} |"
+            f"| {label} | {acc_text} | {t.params_tt:,} | {t.params_dense:,} "
+            f"({t.params_dense / t.params_tt:.0f}x) | {t.forward_queries:,} | "
+            f"{time_text} | {'yes' if t.forward_only else 'no'} |"
         )
         extra = f" Note: {r['note']}." if r.get("note") else ""
-        notes.append(f"- {label}: `{r['command']}` ({r.get('date', 'date not recorded')}; "
-                     f"{r.get('epochs', '?')} epochs, {r.get('steps', '?'):,} steps; "
-                     f"{_machine(r)}).{extra}")
+        notes.append(f"- {label}: `{t.command}` ({t.date or 'date not recorded'}; "
+                     f"{t.epochs} epochs, {t.steps:,} steps; {_machine(r)}).{extra}")
     lines += [
         "| run | test accuracy | trainable params (biases incl.) | dense params | "
         "forward queries | wall time | forward only |",

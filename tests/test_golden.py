@@ -110,6 +110,45 @@ def test_tt_layer_matches_index_by_index_reference(rng, d, scale):
         assert (got == NARROW.activation.max_int).any()  # the corner was really exercised
 
 
+def test_contraction_order_is_part_of_the_format(rng):
+    """docs/numerics.md: the contraction starts at core 1. Rounding the states between cores
+    makes the order matter: the golden model equals the core-1-first reference on every input,
+    and the same cores contracted from the last core first give other outputs on some (with a
+    state format that rounds nothing, both orders agree: the reversal itself is right)."""
+    exact = NumericsSpec(input=NARROW.input, weight=NARROW.weight, state=FixedFormat(16, 6),
+                         bias=NARROW.bias, activation=NARROW.activation, accumulator_width=24)
+    for nm, orders_agree in ((exact, True), (NARROW, False)):
+        spec = ModelSpec((LayerSpec((3, 4), (4, 3), 3, "none"),), numerics=nm)
+        golden = GoldenModel(spec)
+        theta_int = golden.quantize_params(golden.float_model.init_params(rng) * 2)
+        x = golden.quantize_inputs(rng.standard_normal((40, spec.in_features)) * 2)
+        params = golden.float_model.unpack(theta_int.astype(float))[0]
+        cores = [c.astype(np.int64) for c in params.cores]
+        bias = params.bias.astype(np.int64)
+        got = golden.forward_int(theta_int, x)
+        np.testing.assert_array_equal(got, reference_layer(cores, bias, x, nm, 0, "none"))
+        # last core first: the cores reversed (ranks swapped), in and out modes likewise
+        flipped = [np.transpose(c, (3, 1, 2, 0)) for c in reversed(cores)]
+        swap_in = x.reshape(-1, 3, 4).transpose(0, 2, 1).reshape(-1, 12)
+        swap_bias = bias.reshape(4, 3).T.ravel()
+        backwards = reference_layer(flipped, swap_bias, swap_in, nm, 0, "none")
+        backwards = backwards.reshape(-1, 3, 4).transpose(0, 2, 1).reshape(-1, 12)
+        assert np.array_equal(backwards, got) == orders_agree
+
+
+def test_activation_table_samples_each_bin_at_its_centre_code():
+    """docs/numerics.md: bin ``i`` holds codes ``i 2^s .. (i+1) 2^s - 1`` and is sampled at code
+    ``i 2^s + 2^(s-1)`` (``s = 0``: the code itself)."""
+    fmt = FixedFormat(12, 6)
+    for bits in (10, 12):
+        s = fmt.width - bits
+        i = np.arange(1 << bits) - (1 << (bits - 1))
+        centre = i * 2**s + (2 ** (s - 1) if s else 0)
+        for name, func in (("sine", np.sin), ("tanh", np.tanh)):
+            want = [fmt.quantize(func(float(Fraction(int(c), 2**fmt.frac)))) for c in centre]
+            np.testing.assert_array_equal(activation_table(name, fmt, bits), want)
+
+
 def test_wide_formats_track_the_float_model(rng):
     wide = NumericsSpec(input=FixedFormat(24, 16), weight=FixedFormat(24, 18),
                         state=FixedFormat(24, 14), bias=FixedFormat(24, 16),

@@ -186,3 +186,13 @@ def test_device_without_update_unit_updates_through_the_host(make_link):
         device.read_params(), apply_update(theta, "rademacher", [3, 4], [700, -900], 5, widths))
     with pytest.raises(DeviceError, match="UPDATE.*BAD_OPCODE"):
         device._transact(Opcode.UPDATE, flags=0, shift=1, count=0)
+
+
+def test_open_device_sim_runs_the_gateware():
+    """``--device sim``: the same driver on the gateware in simulation, checked against the
+    golden model like a board."""
+    from ttzo.driver.connect import open_device
+
+    device, what = open_device("sim", CONFIG, baud=0)
+    assert what == "sim" and isinstance(device.link, SimulationLink)
+    check_against_golden(session(device, 11))

@@ -88,6 +88,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ttzo.train.loop import Trainer
     from ttzo.train.metrics import read_metrics
     from ttzo.train.plot import plot_training_curve
+    from ttzo.train.result import TrainingResult
 
     from .provenance import machine, utc_now
 
@@ -120,53 +121,39 @@ def cmd_train(args: argparse.Namespace) -> int:
     records = read_metrics(trainer.metrics_path)
     if records:  # a run stopped before its first evaluation has nothing to plot yet
         plot_training_curve(records, run_dir / "training_curve.png", title=config_path.stem)
-    result = {
-        "task": args.task,
-        "config": config_path.stem,
+    result = TrainingResult(
+        task=args.task, config=config_path.stem,
         **({"test_accuracy": last.get("test_accuracy"), "val_accuracy": last.get("val_accuracy")}
            if args.task == "mnist" else
            {"test_rel_l2": last.get("test_rel_l2"), "val_loss": last.get("val_loss"),
             "derivatives": cfg.pinn.derivatives}),
-        "params_tt": cfg.model.params,
-        "params_dense": cfg.model.dense_params,
-        "compression": round(cfg.model.compression, 2),
-        "forward_queries": trainer.state.queries,
+        params_tt=cfg.model.params, params_dense=cfg.model.dense_params,
+        compression=round(cfg.model.compression, 2), forward_queries=trainer.state.queries,
         **({"init_from": {"checkpoint": str(args.init_from), **init_from},
             "total_forward_queries": init_from["queries"] + trainer.state.queries,
             "total_steps": init_from["steps"] + trainer.state.step,
             "total_wall_time_s": round(init_from["wall_time_s"] + trainer.state.elapsed_s, 1)}
            if init_from else {}),
-        "steps": trainer.state.step,
-        "epochs": round(trainer.progress_epochs(), 4),
-        "wall_time_s": round(trainer.state.elapsed_s, 1),
-        "session_time_s": round(time.perf_counter() - started, 1),
-        "seed": cfg.seed,
-        "command": "ttzo " + " ".join(shlex.quote(a) for a in args.argv),
-        # forward evaluations only: no back-propagated gradient, and (PINNs) Stein derivatives
-        "forward_only": cfg.forward_only and getattr(task, "forward_only_derivatives", True),
-        "phase_switches": trainer.state.phase_switches,
+        steps=trainer.state.step, epochs=round(trainer.progress_epochs(), 4),
+        wall_time_s=round(trainer.state.elapsed_s, 1),
+        session_time_s=round(time.perf_counter() - started, 1), seed=cfg.seed,
+        command="ttzo " + " ".join(shlex.quote(a) for a in args.argv),
+        forward_only=cfg.forward_only and getattr(task, "forward_only_derivatives", True),
+        phase_switches=trainer.state.phase_switches,
         **(task.session.summary() if args.device else {}),
-        "finished": trainer.progress_epochs() >= cfg.epochs - 1e-9,
-        "date": utc_now(),
-        "machine": machine(),
-    }
-    (run_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+        finished=trainer.progress_epochs() >= cfg.epochs - 1e-9,
+        date=utc_now(), machine=machine(),
+    )
+    result.write(run_dir / "result.json")
     if args.result_json:
-        Path(args.result_json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.result_json).write_text(json.dumps(result, indent=2) + "\n")
-    if args.task == "mnist":
-        acc = result["test_accuracy"]
-        metric = "test accuracy " + ("not evaluated yet" if acc is None else f"{100 * acc:.2f} %")
-    else:
-        err = result["test_rel_l2"]
-        metric = "relative L2 error " + ("not evaluated yet" if err is None else f"{err:.3e}")
-        if records:
-            from ttzo.train.plot import plot_solution_slice
+        result.write(Path(args.result_json))
+    if args.task != "mnist" and records:
+        from ttzo.train.plot import plot_solution_slice
 
-            plot_solution_slice(task, trainer.theta, run_dir / "solution_slice.png")
-    print(f"{config_path.stem}: {metric} after "
-          f"{result['epochs']} epochs, {result['forward_queries']:,} forward queries, "
-          f"{result['wall_time_s']:.0f} s; run folder {run_dir}")
+        plot_solution_slice(task, trainer.theta, run_dir / "solution_slice.png")
+    print(f"{config_path.stem}: {result.metric_text()} after "
+          f"{result.epochs} epochs, {result.forward_queries:,} forward queries, "
+          f"{result.wall_time_s:.0f} s; run folder {run_dir}")
     return 0
 
 
@@ -375,8 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "results; e.g. 2 on two cores for the PDE runs)")
     train.add_argument("--device", metavar="TARGET",
                        help="MNIST: run every forward pass on an accelerator: 'emulator' (the "
-                            "bit-exact emulator), 'auto' (an attached board, else the emulator) "
-                            "or a serial port such as /dev/ttyUSB0")
+                            "bit-exact emulator), 'sim' (the gateware in simulation: slow), "
+                            "'auto' (an attached board, else the emulator) or a serial port "
+                            "such as /dev/ttyUSB0")
     train.add_argument("--board", default="ulx3s-85f",
                        help="with --device: the board whose accelerator configuration to use")
     train.add_argument("--data", help="folder with the MNIST files (default: search, download)")

@@ -1,4 +1,5 @@
-"""Opening the accelerator a run talks to: a board on its serial port, or the bit-exact emulator."""
+"""Opening the accelerator a run talks to: a board on its serial port, the bit-exact emulator, or
+the gateware itself in the Amaranth simulator."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from ttzo.spec.accelerator import DeviceConfig
 
 from .device import Device
 from .link import EmulatorLink, SerialLink
+
+#: Simulated clock of ``sim`` when the configuration names none (the driver's timeouts count
+#: in its time).
+SIM_CLOCK_HZ = 100e6
 
 __all__ = ["find_board_port", "open_device"]
 
@@ -32,8 +37,11 @@ def open_device(target: str, config: DeviceConfig, baud: int,
     Parameters
     ----------
     target : str
-        ``emulator``; ``auto`` (the board's serial port if a board with one of ``usb_ids`` is
-        attached, the emulator otherwise); or a serial port path such as ``/dev/ttyUSB0``.
+        ``emulator``; ``sim`` (the gateware, :class:`ttzo.hw.accelerator.Accelerator`, in the
+        Amaranth simulator: bit for bit the board's answers, thousands of cycles per second, so
+        for small models and checks); ``auto`` (the board's serial port if a board with one of
+        ``usb_ids`` is attached, the emulator otherwise); or a serial port path such as
+        ``/dev/ttyUSB0``.
     config : DeviceConfig
         The accelerator the host expects (a board must have been built for it).
     baud : int
@@ -44,7 +52,7 @@ def open_device(target: str, config: DeviceConfig, baud: int,
     Returns
     -------
     (Device, str)
-        The device and what it is: ``emulator`` or the port.
+        The device and what it is: ``emulator``, ``sim`` or the port.
 
     Raises
     ------
@@ -57,4 +65,11 @@ def open_device(target: str, config: DeviceConfig, baud: int,
         target = find_board_port(usb_ids) or "emulator"
     if target == "emulator":
         return Device(EmulatorLink(Emulator(config)), config), "emulator"
+    if target == "sim":
+        from ttzo.hw.accelerator import Accelerator  # the gateware: only this target needs it
+
+        from .simlink import SimulationLink
+
+        clock_hz = config.clock_hz or SIM_CLOCK_HZ
+        return Device(SimulationLink(Accelerator(config), clock_hz=clock_hz), config), "sim"
     return Device(SerialLink(target, baud), config), target
