@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -30,7 +31,7 @@ from ttzo.spec.boards import get_board
 from ttzo.spec.model import ModelSpec
 from ttzo.train.config import load_model_file
 
-from common import write_result
+from common import RESULTS, write_result
 
 BOARD = "ulx3s-85f"
 
@@ -93,11 +94,17 @@ def main() -> int:
     if args.what == "icebreaker":
         board = get_board("icebreaker")
         point = build_point(board["lanes"], None, out_root, args.seed, "icebreaker")
+        record = {"board": "icebreaker", "model": board["model"], "command": command, **point}
         if "error" in point:
-            print(point["error"], file=sys.stderr)
+            # a failed build is a result too; the last build that fitted stays beside it
+            last = RESULTS / "build_icebreaker.json"
+            previous = json.loads(last.read_text()) if last.is_file() else {}
+            record["last_fit"] = previous.get("last_fit", previous if "error" not in previous
+                                              else None)
+            path = write_result("build_icebreaker", record)
+            print(f"wrote {path}: {point['error']}", file=sys.stderr)
             return 1
-        path = write_result("build_icebreaker", {"board": "icebreaker", "model": board["model"],
-                                                 "command": command, **point})
+        path = write_result("build_icebreaker", record)
         print(f"wrote {path}: Fmax {point['fmax_mhz']} MHz, {point['build_time_s']} s")
         return 0
     if args.what == "mnist":

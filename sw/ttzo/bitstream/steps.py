@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -273,14 +274,37 @@ def pnr_sweep(argv: list[str], seeds: list[int], cwd: Path, jobs: int,
 
 
 def run_pnr(ctx: BuildContext) -> dict[str, Any]:
-    """Place and route: once, or once per seed keeping the fastest (:func:`pnr_sweep`)."""
+    """Place and route: once, or once per seed keeping the fastest (:func:`pnr_sweep`). A
+    design with more cells than the chip is refused naming both counts."""
     argv, seeds = ctx.commands["pnr"], list(ctx.options.seeds)
     ctx.log(f"[ttzo build] pnr: {argv[0]} ... (log: {ctx.out_dir / 'pnr.log'})")
-    if len(seeds) > 1:
-        return pnr_sweep(argv, seeds, ctx.out_dir, ctx.options.jobs, ctx.log)
-    record = run_tool("pnr", argv, ctx.out_dir)
+    try:
+        if len(seeds) > 1:
+            return pnr_sweep(argv, seeds, ctx.out_dir, ctx.options.jobs, ctx.log)
+        record = run_tool("pnr", argv, ctx.out_dir)
+    except BuildError as err:
+        raise _overfull(err, ctx.board) or err from err
     ctx.log(f"[ttzo build] pnr: done in {record['seconds']} s")
     return {"seed": seeds[0], "seed_sweep": None}
+
+
+def _overfull(err: BuildError, board: Board) -> BuildError | None:
+    """``err`` restated when nextpnr's placer found more cells of a kind than the chip has
+    ("Failed to expand region ... of N <cell>s"); ``None`` otherwise."""
+    try:
+        text = err.log.read_text(errors="replace") if err.log else ""
+    except OSError:
+        return None
+    match = re.search(r"Failed to expand region .* of (\d+) (\w+?)s\b", text)
+    if not match:
+        return None
+    needed, cell = int(match.group(1)), match.group(2)
+    kinds = [r for r, c in board.cells.items() if c == cell]
+    fields = {"LUT": "luts", "FF": "ffs", "DSP": "dsps", "BRAM": "brams"}
+    available = getattr(board.device, fields[kinds[0]]) if kinds else None
+    have = f", the {board.device.part} has {available:,}" if available is not None else ""
+    return BuildError("pnr", err.log, f"the design does not fit {board.name}: it needs "
+                                      f"{needed:,} {cell} cells{have}")
 
 
 def run_sta(ctx: BuildContext) -> dict[str, Any] | None:
