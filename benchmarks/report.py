@@ -311,13 +311,14 @@ def build_section() -> list[str]:
         lines += ["## Bitstream: iCEBreaker (iCE40UP5K)", ""]
         fit = i.get("last_fit") if "error" in i else i
         if "error" in i:
-            reason = i["error"].split(": ", 2)[-1]
-            lines += [f"The current RTL does **not fit** the iCE40UP5K (`{i['command']}`, "
-                      f"{i['date']}, commit {i.get('commit', 'not recorded')}): {reason}", ""]
+            reason = i["error"].split("does not fit icebreaker: ")[-1]
+            lines += [f"The current RTL does **not fit** the iCE40UP5K: {reason} "
+                      f"(`{i['command']}`, {i['date']}, commit "
+                      f"{i.get('commit', 'not recorded')}).", ""]
         if fit is not None:
             lines += [
                 f"{'The last build that fitted' if 'error' in i else 'The build'}: model "
-                f"`{fit['model']}` ({fit['params']} parameters), {fit['lanes']} lanes, no update "
+                f"`{fit['model']}` ({fit['params']} parameters), lanes: {fit['lanes']}, no update "
                 f"unit (the host applies updates), requested {fit['clock_requested_mhz']:g} MHz.",
                 "", "| Fmax MHz | logic cells | DSP | BRAM | forward queries/s | build s |",
                 "| --- | --- | --- | --- | --- | --- |",
