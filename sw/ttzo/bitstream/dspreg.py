@@ -35,6 +35,8 @@ from typing import Any
 from .netlist import (
     FF,
     Loads,
+    absorb_register,
+    cells_of_type,
     ff_problem,
     net_drivers,
     net_loads,
@@ -129,25 +131,16 @@ def _clock_dsp(dsp: dict[str, Any], clock: list) -> None:
 
 
 def pack_dsp_registers(netlist: dict[str, Any]) -> DspRegResult:
-    """Pack eligible ``MULT18X18D`` input and output registers in place (see the module
-    docstring).
-
-    Parameters
-    ----------
-    netlist : dict
-        A Yosys JSON netlist (``write_json``), modified in place.
-
-    Returns
-    -------
-    DspRegResult
-    """
+    """Pack eligible ``MULT18X18D`` input and output registers of a Yosys JSON netlist
+    (``write_json``) in place (see the module docstring); returns what was packed and why the
+    rest was not."""
     result = DspRegResult()
     for module in netlist.get("modules", {}).values():
         cells = module.get("cells", {})
         loads = net_loads(module)
         drivers = net_drivers(module)
         operand_ffs: set[str] = set()
-        for name in [n for n, c in cells.items() if c.get("type") == _DSP]:
+        for name in cells_of_type(module, _DSP):
             dsp = cells[name]
             params = dsp.setdefault("parameters", {})
             out_pairs, clock, why = _output_registers(dsp, cells, loads, operand_ffs)
@@ -160,14 +153,13 @@ def pack_dsp_registers(netlist: dict[str, Any]) -> DspRegResult:
                 continue
             _clock_dsp(dsp, clock if clock is not None else in_clock)
             for port, ff_name in out_pairs.items():
-                dsp["connections"][port] = list(cells[ff_name]["connections"]["Q"])
-                del cells[ff_name]
+                absorb_register(cells, dsp, port, ff_name)
                 result.removed_ffs += 1
             if out_pairs:
                 params.update(REG_OUTPUT_CLK="CLK0", REG_OUTPUT_CE="CE0", REG_OUTPUT_RST="RST0")
                 result.outputs.append(name)
             for port, ff_name in in_pairs.items():
-                dsp["connections"][port] = list(cells[ff_name]["connections"]["DI"])
+                absorb_register(cells, dsp, port, ff_name, "DI")
                 operand_ffs.add(ff_name)
             if in_pairs:
                 for side in "AB":

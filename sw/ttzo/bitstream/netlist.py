@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 __all__ = ["FF", "HARD_BLOCKS", "Loads", "RegisterCopies", "add_cell_copy", "ff_problem",
            "is_constant", "max_bit", "natural_key", "net_drivers", "net_loads", "param",
-           "rewrite_netlist_file", "sole_register", "write_text_atomic"]
+           "rewrite_netlist_file", "sole_register", "write_text_atomic", "absorb_register",
+           "cells_of_type"]
 
 #: The ECP5 fabric flip-flop cell of a synthesized netlist.
 FF = "TRELLIS_FF"
@@ -123,6 +124,24 @@ def rewrite_netlist_file(path: Path, transform: Callable[[dict[str, Any]], T]) -
     result = transform(netlist)
     write_text_atomic(path, json.dumps(netlist))
     return result
+
+
+def cells_of_type(module: dict[str, Any], cell_type: str) -> list[str]:
+    """Names of a module's cells of ``cell_type``, in netlist order (a list: callers change the
+    cells while they go through it)."""
+    return [name for name, cell in module.get("cells", {}).items()
+            if cell.get("type") == cell_type]
+
+
+def absorb_register(cells: dict[str, Any], block: dict[str, Any], port: str, ff_name: str,
+                    ff_port: str = "Q") -> None:
+    """Make ``block``'s pin ``port`` the flip-flop's net at ``ff_port``: ``Q`` for an output
+    register (the block now drives the register's output, and the register goes), ``DI`` for
+    an input register (the block takes the register's input; the caller removes the register
+    once nothing else reads it)."""
+    block["connections"][port] = list(cells[ff_name]["connections"][ff_port])
+    if ff_port == "Q":
+        del cells[ff_name]
 
 
 def write_text_atomic(path: Path, text: str) -> None:

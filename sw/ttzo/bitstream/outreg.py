@@ -25,7 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .netlist import FF, Loads, is_constant, net_loads, param, rewrite_netlist_file, sole_register
+from .netlist import (
+    FF,
+    Loads,
+    absorb_register,
+    cells_of_type,
+    is_constant,
+    net_loads,
+    param,
+    rewrite_netlist_file,
+    sole_register,
+)
 
 __all__ = ["OutregResult", "pack_output_registers", "pack_netlist_file"]
 
@@ -88,31 +98,20 @@ def _port_registers(bram: dict[str, Any], cells: dict[str, Any],
 
 
 def pack_output_registers(netlist: dict[str, Any]) -> OutregResult:
-    """Pack eligible ``DP16KD`` read ports in place (see the module docstring).
-
-    Parameters
-    ----------
-    netlist : dict
-        A Yosys JSON netlist (``write_json``), modified in place.
-
-    Returns
-    -------
-    OutregResult
-    """
+    """Pack eligible ``DP16KD`` read ports of a Yosys JSON netlist (``write_json``) in place
+    (see the module docstring); returns what was packed and why the rest was not."""
     result = OutregResult()
     for module in netlist.get("modules", {}).values():
         cells = module.get("cells", {})
         loads = net_loads(module)
-        for name in [n for n, c in cells.items() if c.get("type") == _BRAM]:
+        for name in cells_of_type(module, _BRAM):
             bram = cells[name]
             pairs, why = _port_registers(bram, cells, loads)
             if why is not None:
                 result.skipped[name] = why
                 continue
             for port, ff_name in pairs:
-                # the block now drives the register's output net; the register goes
-                bram["connections"][port] = list(cells[ff_name]["connections"]["Q"])
-                del cells[ff_name]
+                absorb_register(cells, bram, port, ff_name)
             bram.setdefault("parameters", {})["REGMODE_B"] = "OUTREG"
             result.packed.append(name)
             result.absorbed_ffs += len(pairs)

@@ -187,40 +187,38 @@ def tool_step(name: str) -> Callable[[BuildContext], dict[str, Any]]:
     return run
 
 
-def _ecp5_pass(transform: Callable[[dict[str, Any]], Any],
+def _ecp5_pass(name: str, transform: Callable[[dict[str, Any]], Any],
                fields: Callable[[Any], dict[str, Any]], message: Callable[[Any], str]):
-    """A netlist step running ``transform`` on an ECP5 design (its log: the result's
-    ``log_text``); on other families it does not apply."""
+    """The netlist step ``name``: ``transform`` on an ECP5 design, its result's ``log_text`` in
+    ``<name>.log``, ``fields`` of the result for the report; on other families it does not
+    apply."""
     def run(ctx: BuildContext) -> dict[str, Any] | None:
         if ctx.board.family != "ecp5":
             return None
         result = transform(ctx.design)
-        (ctx.out_dir / f"{run.step}.log").write_text(result.log_text())
-        ctx.log(f"[ttzo build] {run.step}: {message(result)}")
+        (ctx.out_dir / f"{name}.log").write_text(result.log_text())
+        ctx.log(f"[ttzo build] {name}: {message(result)}")
         return fields(result)
+    run.__name__ = f"run_{name}"
     return run
 
 
 run_outreg = _ecp5_pass(
-    pack_output_registers, lambda r: {"bram_output_registers": len(r.packed)},
+    "outreg", pack_output_registers, lambda r: {"bram_output_registers": len(r.packed)},
     lambda r: f"{len(r.packed)} block RAM output registers packed")
 run_dspreg = _ecp5_pass(
-    pack_dsp_registers,
+    "dspreg", pack_dsp_registers,
     lambda r: {"dsp_input_registers": len(r.inputs), "dsp_output_registers": len(r.outputs)},
     lambda r: f"{len(r.inputs)} multiplier input and {len(r.outputs)} output registers packed")
 run_replicate = _ecp5_pass(
-    replicate_block_registers, lambda r: {"bram_register_copies": r.copies},
+    "replicate", replicate_block_registers, lambda r: {"bram_register_copies": r.copies},
     lambda r: f"{len(r.replicated)} registers driving several block RAMs or multipliers copied "
               f"per block ({r.copies} copies)")
 run_fanout = _ecp5_pass(
-    replicate_fanout_registers,
+    "fanout", replicate_fanout_registers,
     lambda r: {"fanout_register_copies": r.copies, "fanout_lut_copies": r.lut_copies},
     lambda r: f"{len(r.replicated)} high-fanout pipeline registers and {len(r.luts)} lookup "
               f"tables copied per group of loads ({r.copies} and {r.lut_copies} copies)")
-for _step, _run in (("outreg", run_outreg), ("dspreg", run_dspreg),
-                    ("replicate", run_replicate), ("fanout", run_fanout)):
-    _run.step = _step
-    _run.__name__ = f"run_{_step}"
 
 
 def _system_fmax(report: dict[str, Any]) -> float:
@@ -253,15 +251,10 @@ def pnr_sweep(argv: list[str], seeds: list[int], cwd: Path, jobs: int,
                 os.link(cwd / name, target)
             except OSError:
                 shutil.copyfile(cwd / name, target)
-        step = run_tool("pnr", argv[:at] + [str(seed)] + argv[at + 1:], folder)
-        try:
-            report = json.loads((folder / "report.json").read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise BuildError("pnr", folder / "report.json", f"unreadable: {exc}") from exc
-        fmax = round(_system_fmax(report), 2)
-        log(f"[ttzo build] pnr: seed {seed}: {fmax} MHz in {step['seconds']} s")
-        return {"seed": seed, "fmax_mhz": fmax, "seconds": step["seconds"],
-                "log": f"{folder.name}/{step['log']}"}
+        record = run_tool("pnr", argv[:at] + [str(seed)] + argv[at + 1:], folder)
+        placed = _placement(folder, seed, record, f"{folder.name}/")
+        log(f"[ttzo build] pnr: seed {seed}: {placed['fmax_mhz']} MHz in {record['seconds']} s")
+        return placed
 
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(seeds)))) as pool:
         results = list(pool.map(run, seeds))
@@ -271,6 +264,16 @@ def pnr_sweep(argv: list[str], seeds: list[int], cwd: Path, jobs: int,
         if path.name not in inputs:
             shutil.copyfile(path, cwd / path.name)
     return {"seed": best["seed"], "seed_sweep": results}
+
+
+def _placement(folder: Path, seed: int, record: dict[str, Any], prefix: str = "") -> dict:
+    """One place and route's seed, Fmax (from its ``report.json``), time and log."""
+    try:
+        report = json.loads((folder / "report.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BuildError("pnr", folder / "report.json", f"unreadable: {exc}") from exc
+    return {"seed": seed, "fmax_mhz": round(_system_fmax(report), 2),
+            "seconds": record["seconds"], "log": prefix + record["log"]}
 
 
 def run_pnr(ctx: BuildContext) -> dict[str, Any]:
@@ -285,7 +288,7 @@ def run_pnr(ctx: BuildContext) -> dict[str, Any]:
     except BuildError as err:
         raise _overfull(err, ctx.board) or err from err
     ctx.log(f"[ttzo build] pnr: done in {record['seconds']} s")
-    return {"seed": seeds[0], "seed_sweep": None}
+    return {"seed": seeds[0], "seed_sweep": [_placement(ctx.out_dir, seeds[0], record)]}
 
 
 def _overfull(err: BuildError, board: Board) -> BuildError | None:
@@ -365,15 +368,10 @@ def run_report(ctx: BuildContext) -> dict[str, Any]:
                      "requested_mhz": round(float(c["constraint"]), 2)}
               for name, c in pnr.get("fmax", {}).items()}
     fmax = round(_system_fmax(pnr), 2)
-    fields = dict(ctx.fields)
-    if fields.get("seed_sweep") is None:
-        pnr_record = next(r for r in ctx.records if r["step"] == "pnr")
-        fields["seed_sweep"] = [{"seed": fields["seed"], "fmax_mhz": fmax,
-                                 "seconds": pnr_record["seconds"], "log": pnr_record["log"]}]
     at_fmax = estimate(config.spec, config.lanes, ctx.board.name,
                        min(fmax, ctx.options.clock_mhz), batch=QUERY_BATCH, config=config)
     report = BuildReport(**{
-        **fields, **_utilization(pnr, ctx.board),
+        **ctx.fields, **_utilization(pnr, ctx.board),
         "fmax_mhz": fmax, "clocks": clocks,
         "timing_met": all(c["achieved_mhz"] >= c["requested_mhz"] for c in clocks.values()),
         "forward_queries_per_s": round(at_fmax.forward_queries_per_s, 2),

@@ -11,9 +11,12 @@ the gateware's memories are shaped for) and the nextpnr cell names of those reso
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from math import ceil
+from types import MappingProxyType
 from typing import Any
 
 __all__ = ["Board", "BOARDS", "Device", "bank_rows", "bank_slices", "check_constraints",
@@ -106,7 +109,7 @@ class Board:
     """A board: its name, its amaranth-boards platform, its build settings and its FPGA."""
 
     name: str
-    constraints: dict[str, Any]
+    constraints: Mapping[str, Any]
     device: Device
 
     @property
@@ -176,8 +179,10 @@ def _board_files() -> dict[str, Any]:
     return {f.name.removesuffix(".toml"): f for f in folder.iterdir() if f.name.endswith(".toml")}
 
 
+@cache
 def get_board(name: str) -> Board:
-    """The board called ``name`` (its file's name); an unknown name lists the known ones."""
+    """The board called ``name`` (its file's name); an unknown name lists the known ones.
+    Read once per process (the files are package data)."""
     files = _board_files()
     if name not in files:
         raise ValueError(f"unknown board {name!r}; choose from {sorted(files)}")
@@ -188,7 +193,8 @@ def get_board(name: str) -> Board:
         raise ValueError(f"{where}: cannot read it: {exc}") from None
     constraints = check_constraints(constraints, where)
     device = Device.from_dict(constraints["device"], where)
-    return Board(name, constraints, device)
+    # read-only: every caller shares the one cached board
+    return Board(name, MappingProxyType(constraints), device)
 
 
 #: Names of the shipped boards.
