@@ -1,5 +1,9 @@
 """Analytic resources and cycles of the accelerator, before synthesis.
 
+A twin of the gateware (:mod:`ttzo.hw`) that counts instead of computing: it reads the engine's
+schedule (:mod:`ttzo.spec.schedule`), the accelerator configuration and the board's FPGA
+(:mod:`ttzo.spec.boards`).
+
 Cycles and MAC-lane utilization come from the engine schedule and are exact (checked against
 simulation). Block RAM and multiplier counts follow from the memories and multipliers the
 gateware instantiates and the device's block shapes. LUT and flip-flop counts are a linear fit

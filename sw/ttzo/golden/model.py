@@ -1,5 +1,8 @@
 """Quantized forward of a TT-MLP, bit for bit as the accelerator computes it.
 
+Twin of :mod:`ttzo.spec.model` and :mod:`ttzo.spec.numerics`, and golden twin of
+:mod:`ttzo.hw.engine`.
+
 Order of operations per layer (docs/numerics.md):
 
 1. The layer input is an integer in ``numerics.input`` (layer 0) or ``numerics.activation``.

@@ -1,5 +1,7 @@
 """A multilayer perceptron of TT and dense layers over one flat parameter vector.
 
+The float twin of :class:`ttzo.spec.model.ModelSpec`.
+
 The network holds no parameters: every call takes the flat vector ``theta``, so optimizers and
 zeroth-order estimators see a single vector and can evaluate the network at perturbed copies.
 The layout of ``theta`` is, layer by layer: the weight (TT cores in order, or the dense ``(M, N)``
