@@ -274,7 +274,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     try:
         result = build(board, config, out, clock, args.baud or board["baud"], seed=args.seed,
                        endpoints=args.endpoints, jobs=args.jobs,
-                       placer=args.placer or PLACERS[0], dry_run=args.dry_run)
+                       placer=args.placer or PLACERS[0], dry_run=args.dry_run,
+                       module_stats=args.module_stats)
     except BuildError as err:
         print(f"ttzo: error: {err}", file=sys.stderr)
         return 3 if err.step == "estimate" else 1
@@ -284,6 +285,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"build plan for {board.name} in {out} (run {out / result.script} to build it "
               "with the tools on PATH)")
+        if args.module_stats:
+            _print_module_stats(out / "module_stats.json")
         return 0
     rep = result.report
     if len(rep.seed_sweep) > 1:
@@ -297,6 +300,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"{rep.failing_endpoints} endpoints fail at {clock} MHz; most by source line:")
         for g in (rep.failing_sources or [])[:6]:
             print(f"  {g['source']:<28} {g['count']:6d} endpoints, worst {g['worst_ns']:+.2f} ns")
+    if args.module_stats:
+        _print_module_stats(out / "module_stats.json")
     print(f"report: {out / 'build_report.md'}")
     if args.report_json:
         Path(args.report_json).parent.mkdir(parents=True, exist_ok=True)
@@ -307,6 +312,15 @@ def cmd_build(args: argparse.Namespace) -> int:
 def program_command(board, bitstream: Path) -> list[str]:
     """The openFPGALoader command that loads ``bitstream`` into ``board``'s FPGA (SRAM)."""
     return ["openFPGALoader", "-b", board["programmer_board"], str(bitstream)]
+
+
+def _print_module_stats(path: Path, top: int = 12) -> None:
+    """The largest modules of a ``module_stats.json``, one line each."""
+    rows = json.loads(path.read_text())
+    print(f"largest modules (own cells; all in {path}):")
+    for r in rows[:top]:
+        print(f"  {r['module']:<44} LUT {r['LUT']:6,}  FF {r['FF']:6,}  carry {r['carry']:5,}"
+              f"  DSP {r['DSP']:3}  BRAM {r['BRAM']:3}")
 
 
 def cmd_program(args: argparse.Namespace) -> int:
@@ -408,6 +422,10 @@ def build_parser() -> argparse.ArgumentParser:
     bld.add_argument("--dry-run", action="store_true",
                      help="estimate and elaborate only: write the build plan (RTLIL, "
                           "constraints, tool script) and estimate.json, run no tools")
+    bld.add_argument("--module-stats", action="store_true",
+                     help="also synthesize with the hierarchy kept and report each module's "
+                          "LUTs, flip-flops, carry cells, DSPs and block RAMs (with --dry-run: "
+                          "only that)")
     bld.add_argument("--endpoints", action="store_true",
                      help="check every endpoint against the clock (endpoints.txt; the report "
                           "groups the failing ones by design hierarchy and source line)")

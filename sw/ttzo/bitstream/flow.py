@@ -32,6 +32,9 @@ from .steps import (
 )
 from .tools import BuildError, parse_steps, tool_versions
 
+#: The steps a dry run keeps: no synthesis of the netlist, no place and route.
+DRY_RUN_STEPS = ("estimate", "elaborate", "stats")
+
 __all__ = ["BuildError", "BuildResult", "BuildReport", "PLACERS", "QUERY_BATCH", "Step",
            "YOSYS_AFTER_READ", "build", "parse_steps", "run_steps", "sweep_summary",
            "tool_versions"]
@@ -84,8 +87,8 @@ def run_steps(ctx: BuildContext, steps: Sequence[Step]) -> None:
 def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, baud: int,
           seed: int | Sequence[int] = 1, allow_timing_fail: bool = True,
           endpoints: bool = False, jobs: int = 1, placer: str = PLACERS[0],
-          dry_run: bool = False, steps: Sequence[Step] | None = None,
-          log=print) -> BuildResult:
+          dry_run: bool = False, module_stats: bool = False,
+          steps: Sequence[Step] | None = None, log=print) -> BuildResult:
     """Build the accelerator of ``config`` for ``board`` into ``out_dir``.
 
     With several seeds, place and route runs once per seed (``jobs`` in parallel, each in a
@@ -99,7 +102,11 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
 
     With ``dry_run``, the build stops after the estimate and the elaboration: the folder holds
     ``estimate.json`` and Amaranth's build plan (RTLIL, constraints, ``build_ttzo.sh``), and no
-    tool runs.
+    tool runs (but Yosys for ``module_stats``).
+
+    With ``module_stats``, the design is also synthesized with its hierarchy kept, and each
+    module's own LUTs, flip-flops, carry cells, multipliers and block RAMs go to
+    ``module_stats.json`` and the report (:mod:`.stats`): where the resources go.
 
     ``placer`` is nextpnr's placer (:data:`PLACERS`): ``heap`` (analytic placement, then
     simulated-annealing refinement) reaches the highest Fmax; ``static`` (electrostatic
@@ -118,11 +125,12 @@ def build(board: Board, config: DeviceConfig, out_dir: Path, clock_mhz: float, b
         ``placer`` is not one of :data:`PLACERS`.
     """
     options = BuildOptions(clock_mhz, baud, (seed,) if isinstance(seed, int) else tuple(seed),
-                           jobs, placer, allow_timing_fail, endpoints)
+                           jobs, placer, allow_timing_fail, endpoints, module_stats)
     steps = list(DEFAULT_STEPS if steps is None else steps)
-    if dry_run:
+    if dry_run:  # up to the last of the steps that run no place and route
         names = [s.name for s in steps]
-        steps = steps[:names.index("elaborate") + 1] if "elaborate" in names else steps
+        planning = [names.index(n) for n in DRY_RUN_STEPS if n in names]
+        steps = steps[:max(planning) + 1] if planning else steps
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = BuildContext(board, config, out_dir, options, log)

@@ -67,6 +67,8 @@ class BuildReport:
     worst_slack_ns: float | None = None
     failing_groups: list[dict[str, Any]] | None = None
     failing_sources: list[dict[str, Any]] | None = None
+    # with --module-stats only: the largest modules' own cells
+    module_stats: list[dict[str, Any]] | None = None
     bitstream: str | None = None
     machine: dict[str, Any] | None = None
     date: str | None = None
@@ -87,6 +89,8 @@ class BuildReport:
         if self.failing_endpoints is None:
             for key in ENDPOINT_FIELDS:
                 out.pop(key)
+        if self.module_stats is None:
+            out.pop("module_stats")
         return out
 
     def resource(self, name: str) -> tuple[int | None, int | None]:
@@ -119,6 +123,12 @@ class BuildReport:
         lines += [f"| `{n}` | {c['achieved_mhz']} | {c['requested_mhz']} |"
                   for n, c in self.clocks.items()]
         lines += self._endpoint_lines()
+        if self.module_stats:
+            lines += ["", "Largest modules (own cells, hierarchy kept; `module_stats.json` has "
+                      "all):", "", "| module | LUT | FF | carry | DSP | BRAM |",
+                      "|---|---:|---:|---:|---:|---:|"]
+            lines += [f"| `{r['module']}` | {r['LUT']} | {r['FF']} | {r['carry']} | {r['DSP']} "
+                      f"| {r['BRAM']} |" for r in self.module_stats]
         lines += ["", "| step | seconds | log |", "|---|---:|---|"]
         lines += [f"| {s['step']} | {s['seconds']} | {s['log']} |" for s in self.steps]
         lines += ["", "Tools: " + ", ".join(f"{k} ({v})" for k, v in self.tools.items()), ""]

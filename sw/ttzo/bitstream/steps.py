@@ -32,6 +32,7 @@ from .outreg import pack_output_registers
 from .replicate import replicate_block_registers
 from .report import BuildReport
 from .sta import by_source, endpoint_slacks, summarize
+from .stats import module_resources, stats_script
 from .tools import BuildError, parse_steps, run_tool, tool_versions
 
 __all__ = ["BuildContext", "BuildOptions", "DEFAULT_STEPS", "PLACERS", "QUERY_BATCH", "Step",
@@ -66,6 +67,7 @@ class BuildOptions:
     placer: str = PLACERS[0]
     allow_timing_fail: bool = True
     endpoints: bool = False
+    module_stats: bool = False
 
     def __post_init__(self) -> None:
         seeds = self.seeds
@@ -171,6 +173,26 @@ def run_elaborate(ctx: BuildContext) -> dict[str, Any]:
             "params": ctx.config.spec.params, "clock_requested_mhz": opts.clock_mhz,
             "clock_pll_mhz": round(ctx.top.clock.achieved / 1e6, 4), "baud": opts.baud,
             "placer": opts.placer}
+
+
+def run_stats(ctx: BuildContext) -> dict[str, Any] | None:
+    """With ``module_stats``: synthesis with the hierarchy kept, each module's resources
+    (:mod:`.stats`) in ``module_stats.json`` and the report (the largest 25)."""
+    if not ctx.options.module_stats:
+        return None
+    plan = ctx.out_dir / "ttzo.ys"
+    try:
+        script = stats_script(plan.read_text())
+    except (OSError, ValueError) as exc:
+        raise BuildError("stats", plan, str(exc)) from exc
+    (ctx.out_dir / "module_stats.ys").write_text(script)
+    ctx.log(f"[ttzo build] stats: synthesis per module (log: {ctx.out_dir / 'stats.log'})")
+    run_tool("stats", ["YOSYS", "-q", "module_stats.ys"], ctx.out_dir)
+    device = ctx.board.device
+    rows = module_resources((ctx.out_dir / "module_stats.txt").read_text(), device.dsp_name,
+                            device.bram_name)
+    write_text_atomic(ctx.out_dir / "module_stats.json", json.dumps(rows, indent=2) + "\n")
+    return {"module_stats": rows[:25]}
 
 
 def tool_step(name: str) -> Callable[[BuildContext], dict[str, Any]]:
@@ -391,6 +413,7 @@ def run_report(ctx: BuildContext) -> dict[str, Any]:
 DEFAULT_STEPS: tuple[Step, ...] = (
     Step("estimate", run_estimate, "estimate.json"),
     Step("elaborate", run_elaborate, "build_ttzo.sh"),
+    Step("stats", run_stats, "module_stats.json"),
     Step("synth", tool_step("synth"), "synth.log"),
     Step("outreg", run_outreg, "outreg.log", netlist=True),
     Step("dspreg", run_dspreg, "dspreg.log", netlist=True),
