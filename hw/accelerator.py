@@ -83,7 +83,7 @@ class Accelerator(wiring.Component):
         self.index_width = config.index_width
         self.block_shapes = block_shapes
         self.engine = TTMLPEngine(config.spec, config.lanes, self.index_width, block_shapes,
-                                  config.rng_stage_ops)
+                                  config.rng_stage_ops, deep_banks=config.lean)
         super().__init__({
             "i_stream": In(stream.Signature(8)),
             "o_stream": Out(stream.Signature(8)),
@@ -102,8 +102,14 @@ class Accelerator(wiring.Component):
         in_beats = self.input_groups * in_feat
         param_w = cfg_dev.param_width
 
+        lean = cfg_dev.lean  # deep banks and no skid buffers (see DeviceConfig)
+
+        def skid(name: str, **ends):
+            """A skid buffer between two streams (a plain connection in a lean build)."""
+            return add_skid_buffer(m, name, register=not lean, **ends)
+
         m.submodules.receiver = recv = FrameReceiver(max_frame_bytes(self.max_data),
-                                                       self.block_shapes)
+                                                       self.block_shapes, deep_banks=lean)
         m.submodules.sender = send = FrameSender()
         m.submodules.engine = engine = self.engine
         has_update = self.max_directions > 0  # without it, the host updates (ttzo.driver.device)
@@ -114,16 +120,16 @@ class Accelerator(wiring.Component):
         # The executor meets the engine's parameter port and the update unit through skid
         # buffers: its state decodes each handshake, and these components sit far from it on the
         # chip, so valid and ready both cross the distance from a register.
-        p_skid = add_skid_buffer(m, "p_skid", sink=engine.p_stream)
+        p_skid = skid("p_skid", sink=engine.p_stream)
         if has_update:
-            to_update = add_skid_buffer(m, "item_skid", sink=update.i_stream).i_stream
-            from_update = add_skid_buffer(m, "result_skid", source=update.o_stream).o_stream
+            to_update = skid("item_skid", sink=update.i_stream).i_stream
+            from_update = skid("result_skid", source=update.o_stream).o_stream
         m.submodules.rx_fifo = rx_fifo = SyncFIFOBuffered(width=8,
                                                           depth=rx_fifo_depth(self.max_data))
         # The FIFO's block RAM output is not registered (5.8 ns clock to output on ECP5): a
         # skid buffer takes it straight into flip-flops, before the receiver's escape and CRC
         # logic, and gives the FIFO a registered read enable.
-        rx_skid = add_skid_buffer(m, "rx_skid", sink=recv.i_stream)
+        rx_skid = skid("rx_skid", sink=recv.i_stream)
         m.d.comb += [rx_fifo.w_data.eq(self.i_stream.payload),
                      rx_fifo.w_en.eq(self.i_stream.valid), self.i_stream.ready.eq(rx_fifo.w_rdy),
                      rx_skid.i_stream.payload.eq(rx_fifo.r_data),
@@ -132,18 +138,19 @@ class Accelerator(wiring.Component):
         # The line bytes leave through a skid buffer: the UART sits by its pin, far from the
         # sender, and the sender's escape and state logic should not share a cycle with that
         # route (in either direction).
-        add_skid_buffer(m, "line_skid", source=send.o_stream, sink=wiring.flipped(self.o_stream))
+        skid("line_skid", source=send.o_stream, sink=wiring.flipped(self.o_stream))
         # The executor's reply bytes come from many states; a skid buffer keeps that
         # multiplexer and the sender's escaping in separate cycles, and its ready is a
         # flip-flop (in EVAL it enables the shift of the whole output beat register).
-        tx = add_skid_buffer(m, "tx_skid", sink=send.i_stream).i_stream
+        tx = skid("tx_skid", sink=send.i_stream).i_stream
 
         # theta is banked like the engine's memories (block outputs registered before any
         # multiplexer): it is read at the index register, continuously, and a state that uses
         # the row waits READ_LATENCY cycles after the index changed (theta_wait).
-        m.submodules.theta = theta = BankedMemory(unsigned(param_w), n_params, self.block_shapes)
+        m.submodules.theta = theta = BankedMemory(unsigned(param_w), n_params, self.block_shapes,
+                                                  deep_banks=lean)
         m.submodules.inputs = inputs = BankedMemory(lanes_layout(nm.input.width, lanes),
-                                                    in_beats, self.block_shapes)
+                                                    in_beats, self.block_shapes, deep_banks=lean)
 
         # -- frame byte reader: the received body as a byte stream --------------------------------
         # A RowStreamer reads the frame buffer ahead into a small FIFO, so the buffer's read
@@ -278,8 +285,8 @@ class Accelerator(wiring.Component):
         ]
         # Skid buffers on both engine streams: the engine's phase decodes its ready and valid,
         # and the feeder and the output serializer sit by the input memory and the executor.
-        add_skid_buffer(m, "feed_skid", source=feeder.o_stream, sink=engine.i_stream)
-        results = add_skid_buffer(m, "out_skid", source=engine.o_stream).o_stream
+        skid("feed_skid", source=feeder.o_stream, sink=engine.i_stream)
+        results = skid("out_skid", source=engine.o_stream).o_stream
         pert = engine.perturb
         m.d.comb += [
             pert.mode.eq(hdr.flags[:MODE_BITS]), pert.negate.eq(hdr.flags[MODE_BITS]),

@@ -58,6 +58,9 @@ class BankedMemory(wiring.Component):
         way. Default: ECP5 DP16KD.
     bank_depth : int, optional
         Rows per bank (a power of two), overriding ``block_shapes``.
+    deep_banks : bool
+        On block shapes that store a row equally cheaply, take the deepest (fewer banks, fewer
+        bank registers; a lean accelerator) instead of the shallowest.
 
     Attributes
     ----------
@@ -78,13 +81,13 @@ class BankedMemory(wiring.Component):
     GROUP = BANK_GROUP
 
     def __init__(self, shape, depth: int, block_shapes: tuple[tuple[int, int], ...] | None = None,
-                 bank_depth: int | None = None):
+                 bank_depth: int | None = None, deep_banks: bool = False):
         if not isinstance(depth, int) or depth < 1:
             raise ValueError(f"depth must be a positive integer, not {depth!r}")
         shapes = block_shapes or get_board("ulx3s-85f").device.bank_shapes
         width = Shape.cast(shape).width
         if bank_depth is None:
-            bank_depth = bank_rows(width, shapes)
+            bank_depth = bank_rows(width, shapes, deep_banks)
         if not isinstance(bank_depth, int) or bank_depth < 1 or bank_depth & (bank_depth - 1):
             raise ValueError(f"bank_depth must be a power of two, not {bank_depth!r}")
         self.shape = shape

@@ -115,6 +115,8 @@ class TTLayerEngine(wiring.Component):
         (see :class:`ttzo.hw.bram.BankedMemory`; default ECP5).
     rng_stage_ops : int
         Threefry operations per RNG pipeline stage (see :class:`ttzo.hw.rng.PerturbationRNG`).
+    deep_banks : bool
+        Memory banks as deep as the block shapes allow (see :class:`ttzo.hw.bram.BankedMemory`).
 
     Attributes
     ----------
@@ -132,7 +134,7 @@ class TTLayerEngine(wiring.Component):
 
     def __init__(self, layer: LayerSpec, numerics: NumericsSpec, index: int = 0, lanes: int = 4,
                  param_offset: int = 0, index_width: int = 24, block_shapes=None,
-                 rng_stage_ops: int = 1):
+                 rng_stage_ops: int = 1, deep_banks: bool = False):
         if not isinstance(lanes, int) or lanes < 1:
             raise ValueError(f"lanes must be a positive integer, not {lanes!r}")
         if layer.activation not in ("relu", "none", "sine", "tanh"):
@@ -151,6 +153,7 @@ class TTLayerEngine(wiring.Component):
         self.param_offset = param_offset
         self.index_width = index_width
         self.block_shapes = block_shapes
+        self.deep_banks = deep_banks
         self.schedule: LayerSchedule = layer_schedule(layer, numerics, index)
         self.in_width = numerics.layer_input(index).width
         self.buffer_width = max(self.in_width, numerics.state.width, numerics.activation.width)
@@ -214,13 +217,16 @@ class TTLayerEngine(wiring.Component):
         buf_shape = lanes_layout(self.buffer_width, lanes)
         bufs = []
         for b in range(2):
-            bufs.append(BankedMemory(buf_shape, depth, self.block_shapes))
+            bufs.append(BankedMemory(buf_shape, depth, self.block_shapes,
+                                     deep_banks=self.deep_banks))
             m.submodules[f"buf{b}"] = bufs[b]
-        wmem = BankedMemory(signed(nm.weight.width), self.n_weight, self.block_shapes)
+        wmem = BankedMemory(signed(nm.weight.width), self.n_weight, self.block_shapes,
+                            deep_banks=self.deep_banks)
         m.submodules.wmem = wmem
         has_bias = self.layer.bias
         if has_bias:
-            bmem = BankedMemory(signed(nm.bias.width), out_features, self.block_shapes)
+            bmem = BankedMemory(signed(nm.bias.width), out_features, self.block_shapes,
+                                deep_banks=self.deep_banks)
             m.submodules.bmem = bmem
 
         # -- control state --------------------------------------------------------------------
@@ -670,6 +676,8 @@ class TTMLPEngine(wiring.Component):
         The device's block RAM shapes (see :class:`TTLayerEngine`).
     rng_stage_ops : int
         Threefry operations per RNG pipeline stage (see :class:`TTLayerEngine`).
+    deep_banks : bool
+        Memory banks as deep as the block shapes allow (see :class:`ttzo.hw.bram.BankedMemory`).
 
     Attributes
     ----------
@@ -684,7 +692,7 @@ class TTMLPEngine(wiring.Component):
     """
 
     def __init__(self, spec, lanes: int = 4, index_width: int = 24, block_shapes=None,
-                 rng_stage_ops: int = 1):
+                 rng_stage_ops: int = 1, deep_banks: bool = False):
         if spec.params > (1 << index_width):
             raise ValueError(f"index_width {index_width} cannot address {spec.params} parameters")
         self.spec = spec
@@ -694,7 +702,8 @@ class TTMLPEngine(wiring.Component):
         offset = 0
         for index, layer in enumerate(spec.layers):
             self.layers.append(TTLayerEngine(layer, spec.numerics, index, lanes, offset,
-                                             index_width, block_shapes, rng_stage_ops))
+                                             index_width, block_shapes, rng_stage_ops,
+                                             deep_banks))
             offset += layer.params
         nm = spec.numerics
         self.param_width = max(nm.weight.width, nm.bias.width)

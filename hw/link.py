@@ -70,6 +70,8 @@ class FrameReceiver(wiring.Component):
     max_bytes : int
         Buffer size: the longest body plus the CRC bytes. Longer frames are reported as
         :attr:`Status.TOO_LONG`.
+    block_shapes, deep_banks
+        The buffer's banks (see :class:`ttzo.hw.bram.BankedMemory`).
 
     Attributes
     ----------
@@ -83,11 +85,13 @@ class FrameReceiver(wiring.Component):
         ``READ_LATENCY`` enabled cycles earlier (every stage holds while ``rd_en`` is low).
     """
 
-    def __init__(self, max_bytes: int, block_shapes: tuple[tuple[int, int], ...] | None = None):
+    def __init__(self, max_bytes: int, block_shapes: tuple[tuple[int, int], ...] | None = None,
+                 deep_banks: bool = False):
         if not isinstance(max_bytes, int) or max_bytes <= CRC_BYTES:
             raise ValueError(f"max_bytes must be an integer above {CRC_BYTES}, not {max_bytes!r}")
         self.max_bytes = max_bytes
         self.block_shapes = block_shapes
+        self.deep_banks = deep_banks
         super().__init__({
             "i_stream": In(stream.Signature(8)),
             "frame": Out(stream.Signature(frame_layout(max_bytes))),
@@ -97,7 +101,8 @@ class FrameReceiver(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         # Banked: the block RAM's output is registered before the executor's byte logic.
-        m.submodules.buffer = mem = BankedMemory(unsigned(8), self.max_bytes, self.block_shapes)
+        m.submodules.buffer = mem = BankedMemory(unsigned(8), self.max_bytes, self.block_shapes,
+                                                 deep_banks=self.deep_banks)
         m.d.comb += [mem.rd_addr.eq(self.rd_addr), mem.rd_en.eq(self.rd_en),
                      self.rd_data.eq(mem.rd_data)]
 

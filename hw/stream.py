@@ -15,7 +15,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["SkidBuffer", "StreamRegister", "add_skid_buffer"]
+__all__ = ["SkidBuffer", "StreamRegister", "StreamWire", "add_skid_buffer"]
 
 
 class _StreamStage(wiring.Component):
@@ -88,8 +88,27 @@ class SkidBuffer(_StreamStage):
         return m
 
 
-def add_skid_buffer(m: Module, name: str, *, source=None, sink=None) -> SkidBuffer:
-    """Add a :class:`SkidBuffer` named ``name`` to ``m`` between two streams.
+class StreamWire(wiring.Component):
+    """A stream passed straight through (what :func:`add_skid_buffer` adds with ``register``
+    off): the same ports as :class:`SkidBuffer`, no register and no latency.
+
+    Golden twin: the identity on the payload sequence (``tests/test_hw_stream.py``).
+    """
+
+    def __init__(self, shape):
+        super().__init__({"i_stream": In(stream.Signature(shape)),
+                          "o_stream": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        wiring.connect(m, wiring.flipped(self.i_stream), wiring.flipped(self.o_stream))
+        return m
+
+
+def add_skid_buffer(m: Module, name: str, *, source=None, sink=None,
+                    register: bool = True) -> SkidBuffer | StreamWire:
+    """Add a :class:`SkidBuffer` named ``name`` to ``m`` between two streams (with ``register``
+    off, a :class:`StreamWire`: a lean accelerator, where cells are scarcer than routes).
 
     Parameters
     ----------
@@ -106,12 +125,12 @@ def add_skid_buffer(m: Module, name: str, *, source=None, sink=None) -> SkidBuff
 
     Returns
     -------
-    SkidBuffer
+    SkidBuffer or StreamWire
     """
     if source is None and sink is None:
         raise ValueError(f"skid buffer {name!r}: give a source or a sink stream (or both)")
     shape = (source if source is not None else sink).payload.shape()
-    m.submodules[name] = skid = SkidBuffer(shape)
+    m.submodules[name] = skid = SkidBuffer(shape) if register else StreamWire(shape)
     if source is not None:
         wiring.connect(m, source, skid.i_stream)
     if sink is not None:

@@ -319,3 +319,17 @@ def test_an_overfull_design_is_refused_with_both_counts(tmp_path):
                              "cells, the iCE40UP5K has 5,280")
     log.write_text("ERROR: something else\n")
     assert steps._overfull(BuildError("pnr", log, "exit code 1"), get_board("icebreaker")) is None
+
+
+def test_board_yosys_commands_and_lean_reach_the_plan(tmp_path):
+    """The iCEBreaker's file asks for a lean accelerator and its FIFOs in block RAM: both
+    reach the build plan; a lean flag that is not a boolean is refused by name."""
+    board = get_board("icebreaker")
+    config = board.device_config(model("icebreaker-tiny"))
+    assert config.lean and config.input_groups == 2
+    result = build(board, config, tmp_path, 20.0, 115200, dry_run=True, log=lambda _: None)
+    script = (tmp_path / "ttzo.ys").read_text()
+    assert 'setattr -set ram_style "block" m:storage' in script
+    assert "COLLISION_X_MASK" in script and result.report is None
+    with pytest.raises(ValueError, match="lean must be true or false, not 'yes'"):
+        DeviceConfig(model("icebreaker-tiny"), lean="yes")

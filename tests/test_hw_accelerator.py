@@ -196,3 +196,15 @@ def test_open_device_sim_runs_the_gateware():
     device, what = open_device("sim", CONFIG, baud=0)
     assert what == "sim" and isinstance(device.link, SimulationLink)
     check_against_golden(session(device, 11))
+
+
+def test_lean_accelerator_answers_the_same():
+    """A lean build (deep banks, no skid buffers: the iCEBreaker's) against the golden model,
+    with the iCE40's block shapes, through the same driver."""
+    from ttzo.spec.boards import get_board
+
+    lean = DeviceConfig(SPEC, lanes=2, input_groups=2, max_directions=4, max_data=64, lean=True)
+    shapes = get_board("icebreaker").device.bank_shapes
+    link = SimulationLink(Accelerator(lean, shapes), seed=13)
+    device = Device(link, lean, timeout=SIM_TIMEOUT, patience=PATIENCE)
+    check_against_golden(session(device, 21))

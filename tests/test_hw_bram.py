@@ -120,3 +120,23 @@ def test_row_streamer_delivers_every_row_in_order_under_back_pressure(count, rea
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
+
+
+def test_deep_banks_take_the_deepest_equally_cheap_shape():
+    """iCE40 blocks store an 8-bit row equally cheaply as 512 x 8 or 2048 x 2 (four slices):
+    by default the shallowest, with deep_banks the deepest; the estimate counts the same."""
+    from dataclasses import replace
+
+    from amaranth.hdl import unsigned
+
+    from ttzo.estimate import banked_blocks, banks
+    from ttzo.spec.boards import get_board
+
+    device = get_board("icebreaker").device
+    plain = BankedMemory(unsigned(8), 1568, device.bank_shapes)
+    deep = BankedMemory(unsigned(8), 1568, device.bank_shapes, deep_banks=True)
+    assert (plain.bank_depth, plain.banks) == (512, 4)
+    assert (deep.bank_depth, deep.banks) == (2048, 1)
+    assert banks(1568, 8, device) == 4
+    assert banks(1568, 8, replace(device, deep_banks=True)) == 1
+    assert banked_blocks(1568, 8, replace(device, deep_banks=True)) == 4  # as many blocks

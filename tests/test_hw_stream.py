@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 from streams import receive, send
 
-from ttzo.hw.stream import SkidBuffer, StreamRegister, add_skid_buffer
+from ttzo.hw.stream import SkidBuffer, StreamRegister, StreamWire, add_skid_buffer
 
 STAGES = [StreamRegister, SkidBuffer]
 
@@ -31,7 +31,22 @@ class _SkidChain(wiring.Component):
         return m
 
 
-@pytest.mark.parametrize("stage", [*STAGES, _SkidChain])
+class _WireChain(wiring.Component):
+    """A skid buffer, then a :class:`StreamWire` (``add_skid_buffer`` without a register)."""
+
+    def __init__(self, shape):
+        super().__init__({"i_stream": In(stream.Signature(shape)),
+                          "o_stream": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        first = add_skid_buffer(m, "first", source=wiring.flipped(self.i_stream))
+        add_skid_buffer(m, "wire", source=first.o_stream, sink=wiring.flipped(self.o_stream),
+                        register=False)
+        return m
+
+
+@pytest.mark.parametrize("stage", [*STAGES, _SkidChain, _WireChain])
 @pytest.mark.parametrize("idle,stall", [(0.0, 0.0), (0.3, 0.4), (0.0, 0.7), (0.7, 0.0)])
 def test_stage_passes_everything_in_order(stage, idle, stall):
     dut = stage(8)
@@ -120,3 +135,11 @@ def test_add_skid_buffer_needs_an_end_to_take_the_shape_from():
     with pytest.raises(ValueError, match="'lonely'"):
         add_skid_buffer(m, "lonely")
     assert not Fragment.get(m, None).subfragments  # nothing was added
+
+
+def test_add_skid_buffer_without_a_register_is_a_wire():
+    m = Module()
+    source = stream.Signature(8).create()
+    assert isinstance(add_skid_buffer(m, "plain", source=source, register=False), StreamWire)
+    assert isinstance(add_skid_buffer(m, "kept", source=source), SkidBuffer)
+    Fragment.get(m, None)  # elaborated: the components are used

@@ -14,7 +14,7 @@ approximate, and see docs/results.md for estimate-versus-report comparisons.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from math import ceil
 from typing import Any
 
@@ -49,7 +49,8 @@ def bram_blocks(depth: int, width: int, device: Device,
 
 
 def _bank_depth(depth: int, width: int, device: Device) -> int:
-    return min(bank_rows(width, device.bank_shapes), 1 << max(0, (depth - 1).bit_length()))
+    return min(bank_rows(width, device.bank_shapes, device.deep_banks),
+               1 << max(0, (depth - 1).bit_length()))
 
 
 def banks(depth: int, width: int, device: Device) -> int:
@@ -155,6 +156,8 @@ def estimate(spec: ModelSpec, lanes: int, board: str = "ulx3s-85f", clock_mhz: f
     if not isinstance(lanes, int) or lanes < 1:
         raise ValueError(f"lanes must be a positive integer, not {lanes!r}")
     device = get_board(board).device
+    if config is not None and config.lean:
+        device = replace(device, deep_banks=True)
     nm = spec.numerics
     mems, cycles, utils = [], [], []
     for index, layer in enumerate(spec.layers):

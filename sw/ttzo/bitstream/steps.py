@@ -155,7 +155,8 @@ def run_elaborate(ctx: BuildContext) -> dict[str, Any]:
         plan = board.platform().prepare(
             ctx.top, name="ttzo",
             synth_opts=board["synth_opts"],
-            script_after_read=YOSYS_AFTER_READ,
+            script_after_read="; ".join(c for c in (YOSYS_AFTER_READ, board["yosys_after_read"])
+                                        if c),
             nextpnr_opts=(f"--report report.json --seed {opts.seeds[0]} "
                           + ("--timing-allow-fail " if opts.allow_timing_fail else "")
                           + ("--sdf ttzo.sdf " if opts.endpoints else "")

@@ -50,6 +50,11 @@ class DeviceConfig:
     rng_stage_ops : int
         Threefry operations per RNG pipeline stage: 1 at 100 MHz on ECP5; more on slow devices,
         where fewer pipeline registers are what makes the design fit.
+    lean : bool
+        For slow devices where cells, not routes, are scarce (the iCE40): memory banks as deep
+        as the block shapes allow (on equally cheap shapes the deepest, so fewer banks and
+        bank registers) and the executor's streams connected without skid buffers. The same
+        answers, cycle for cycle the same protocol, fewer cells.
     """
 
     spec: ModelSpec
@@ -59,8 +64,11 @@ class DeviceConfig:
     max_data: int = 1024
     clock_hz: int = 0
     rng_stage_ops: int = 1
+    lean: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.lean, bool):
+            raise ValueError(f"lean must be true or false, not {self.lean!r}")
         for name, low in (("lanes", 1), ("input_groups", 1), ("max_directions", 0),
                           ("max_data", 64), ("rng_stage_ops", 1)):
             value = getattr(self, name)

@@ -29,7 +29,7 @@ REQUIRED_KEYS = ("platform", "family", "clock_mhz", "baud", "model", "lanes", "i
                  "programmer_board", "device", "cells")
 #: Keys a board file may leave out, with their values then.
 OPTIONAL_KEYS = {"max_directions": 16, "max_data": 1024, "rng_stage_ops": 1, "synth_opts": "",
-                 "nextpnr_opts": "", "usb_ids": ()}
+                 "nextpnr_opts": "", "usb_ids": (), "lean": False, "yosys_after_read": ""}
 FAMILIES = ("ecp5", "ice40")
 #: Resources the estimate and the build report count, each a ``[cells]`` entry.
 RESOURCES = ("LUT", "FF", "DSP", "BRAM")
@@ -59,11 +59,14 @@ class Device:
     #: whether the build moves the multipliers' operand and product registers into the blocks
     #: (``ttzo.bitstream.dspreg``, ECP5)
     packs_dsp_registers: bool = False
+    #: banks as deep as the block shapes allow (a lean accelerator, ``DeviceConfig.lean``;
+    #: not a board file key)
+    deep_banks: bool = False
 
     @classmethod
     def from_dict(cls, table: dict[str, Any], where: str) -> Device:
         """The ``[device]`` table of a board file; a missing or unknown key names itself."""
-        known = set(cls.__dataclass_fields__)
+        known = set(cls.__dataclass_fields__) - {"deep_banks"}
         unknown = sorted(set(table) - known)
         if unknown:
             raise ValueError(f"{where}: unknown [device] key {', '.join(map(repr, unknown))}; "
@@ -97,11 +100,13 @@ def bank_slices(width: int, shapes: tuple[tuple[int, int], ...]) -> list[int]:
     return [widest] * (width // widest) + ([width % widest] if width % widest else [])
 
 
-def bank_rows(width: int, shapes: tuple[tuple[int, int], ...]) -> int:
+def bank_rows(width: int, shapes: tuple[tuple[int, int], ...], deepest: bool = False) -> int:
     """Rows of one bank of a ``width``-bit banked memory: the depth of the block shape that
-    stores a row most cheaply, so that every bank is one block deep. On ties the shallowest:
-    Yosys then has no equally cheap tiling that is two blocks deep."""
-    return min(shapes, key=lambda s: (ceil(width / s[1]) / s[0], s[0]))[0]
+    stores a row most cheaply, so that every bank is one block deep. On ties the shallowest
+    (Yosys then has no equally cheap tiling that is two blocks deep), or with ``deepest`` the
+    deepest: fewer banks, so fewer bank registers and a smaller select (a lean accelerator)."""
+    sign = -1 if deepest else 1
+    return min(shapes, key=lambda s: (ceil(width / s[1]) / s[0], sign * s[0]))[0]
 
 
 @dataclass(frozen=True)
@@ -146,7 +151,7 @@ class Board:
                             input_groups=(c["input_groups"] if input_groups is None
                                           else input_groups),
                             max_directions=c["max_directions"], max_data=c["max_data"],
-                            rng_stage_ops=c["rng_stage_ops"])
+                            rng_stage_ops=c["rng_stage_ops"], lean=c["lean"])
 
 
 def check_constraints(constraints: dict[str, Any], where: str) -> dict[str, Any]:
