@@ -318,8 +318,9 @@ def build_section() -> list[str]:
         if fit is not None:
             lines += [
                 f"{'The last build that fitted' if 'error' in i else 'The build'}: model "
-                f"`{fit['model']}` ({fit['params']} parameters), lanes: {fit['lanes']}, no update "
-                f"unit (the host applies updates), requested {fit['clock_requested_mhz']:g} MHz.",
+                f"`{fit['model']}` ({fit['params']} parameters), lanes: {fit['lanes']}, "
+                f"input groups: {fit.get('input_groups', 'not recorded')}, no update unit (the "
+                f"host applies updates), requested {fit['clock_requested_mhz']:g} MHz.",
                 "", "| Fmax MHz | logic cells | DSP | BRAM | forward queries/s | build s |",
                 "| --- | --- | --- | --- | --- | --- |",
                 f"| {fit['fmax_mhz']:.1f} ({'met' if fit['timing_met'] else 'NOT met'}) | "
