@@ -18,32 +18,24 @@ STAGES = [StreamRegister, SkidBuffer]
 
 
 class _SkidChain(wiring.Component):
-    """Two skid buffers chained by ``add_skid_buffer`` (source only, then source and sink)."""
+    """Two stages chained by ``add_skid_buffer`` (source only, then source and sink); the
+    second a :class:`StreamWire` when ``register`` is off."""
 
-    def __init__(self, shape):
+    def __init__(self, shape, register: bool = True):
+        self.register = register
         super().__init__({"i_stream": In(stream.Signature(shape)),
                           "o_stream": Out(stream.Signature(shape))})
 
     def elaborate(self, platform):
         m = Module()
         first = add_skid_buffer(m, "first", source=wiring.flipped(self.i_stream))
-        add_skid_buffer(m, "second", source=first.o_stream, sink=wiring.flipped(self.o_stream))
+        add_skid_buffer(m, "second", source=first.o_stream, sink=wiring.flipped(self.o_stream),
+                        register=self.register)
         return m
 
 
-class _WireChain(wiring.Component):
-    """A skid buffer, then a :class:`StreamWire` (``add_skid_buffer`` without a register)."""
-
-    def __init__(self, shape):
-        super().__init__({"i_stream": In(stream.Signature(shape)),
-                          "o_stream": Out(stream.Signature(shape))})
-
-    def elaborate(self, platform):
-        m = Module()
-        first = add_skid_buffer(m, "first", source=wiring.flipped(self.i_stream))
-        add_skid_buffer(m, "wire", source=first.o_stream, sink=wiring.flipped(self.o_stream),
-                        register=False)
-        return m
+def _WireChain(shape):  # noqa: N802 - stands in for a component class in the parametrization
+    return _SkidChain(shape, register=False)
 
 
 @pytest.mark.parametrize("stage", [*STAGES, _SkidChain, _WireChain])
