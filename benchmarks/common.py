@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ttzo.provenance import machine, source_revision, utc_now
+from ttzo.records import write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -20,13 +21,10 @@ REVISION = source_revision()
 def write_result(name: str, data: dict[str, Any]) -> Path:
     """Write ``benchmarks/results/<name>.json`` (atomically) with date, machine and source
     commit (at the benchmark's start) added."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
     data = {**data, "date": data.get("date", utc_now()), "machine": data.get("machine", machine()),
             "commit": data.get("commit", REVISION)}
     path = RESULTS / f"{name}.json"
-    partial = path.with_suffix(".json.partial")  # never a half-written result
-    partial.write_text(json.dumps(data, indent=2) + "\n")
-    partial.replace(path)
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
     return path
 
 

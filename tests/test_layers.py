@@ -20,7 +20,7 @@ LAYERS = {
     "twin": ["ttzo.tt", "ttzo.model", "ttzo.zo", "ttzo.optim", "ttzo.pinn", "ttzo.golden",
              "ttzo.hw", "ttzo.estimate"],
     "flow": ["ttzo.driver", "ttzo.bitstream", "ttzo.train", "ttzo.tasks", "ttzo.data",
-             "ttzo.cli", "ttzo.provenance", "ttzo"],
+             "ttzo.cli", "ttzo.provenance", "ttzo.records", "ttzo"],
 }
 RANK = {layer: rank for rank, layer in enumerate(LAYERS)}
 #: The word each package's first docstring starts with.

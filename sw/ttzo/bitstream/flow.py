@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ttzo.records import write_text_atomic
 from ttzo.spec.accelerator import DeviceConfig
 from ttzo.spec.boards import Board
 
-from .netlist import write_text_atomic
 from .report import BuildReport, sweep_summary
 from .steps import (
     DEFAULT_STEPS,

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ttzo.records import write_text_atomic
+
 __all__ = ["FF", "HARD_BLOCKS", "Loads", "RegisterCopies", "add_cell_copy", "ff_problem",
            "is_constant", "max_bit", "natural_key", "net_drivers", "net_loads", "param",
-           "rewrite_netlist_file", "sole_register", "write_text_atomic", "absorb_register",
+           "rewrite_netlist_file", "sole_register", "absorb_register",
            "cells_of_type"]
 
 #: The ECP5 fabric flip-flop cell of a synthesized netlist.
@@ -142,14 +144,6 @@ def absorb_register(cells: dict[str, Any], block: dict[str, Any], port: str, ff_
     block["connections"][port] = list(cells[ff_name]["connections"][ff_port])
     if ff_port == "Q":
         del cells[ff_name]
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so that ``path`` is never left
-    half-written."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def ff_problem(ff: dict[str, Any], clock: list | None) -> str | None:

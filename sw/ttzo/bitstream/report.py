@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
-from dataclasses import MISSING, Field, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from ttzo.records import record_from_dict
+from ttzo.spec.boards import RESOURCES
 
 __all__ = ["BuildReport", "sweep_summary"]
 
-#: Resources the report counts: (field prefix, name).
-RESOURCE_FIELDS = (("luts", "LUT"), ("ffs", "FF"), ("dsp", "DSP"), ("bram", "BRAM"))
+#: Resources the report counts (the board's): (field prefix, name).
+RESOURCE_FIELDS = tuple(zip(("luts", "ffs", "dsp", "bram"), RESOURCES, strict=True))
 #: Fields written only by builds that checked every endpoint (``--endpoints``).
 ENDPOINT_FIELDS = ("failing_endpoints", "worst_slack_ns", "failing_groups", "failing_sources")
 
@@ -77,11 +80,7 @@ class BuildReport:
     def from_dict(cls, data: dict[str, Any]) -> BuildReport:
         """The report in ``data`` (a build report, or a benchmark record holding one and more);
         a missing required field raises a ``ValueError`` naming it."""
-        known = {f.name for f in fields(cls)}
-        missing = [f.name for f in fields(cls) if _required(f) and f.name not in data]
-        if missing:
-            raise ValueError(f"build report lacks {', '.join(missing)}")
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return record_from_dict(cls, data, "build report")
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data (the endpoint fields only when they were checked)."""
@@ -151,10 +150,6 @@ class BuildReport:
         lines += [f"| `{g['source']}` | {g['count']} | {g['worst_ns']} |"
                   for g in self.failing_sources or []]
         return lines
-
-
-def _required(f: Field) -> bool:
-    return f.default is MISSING and f.default_factory is MISSING
 
 
 def sweep_summary(sweep: list[dict[str, Any]]) -> str:

@@ -19,18 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ttzo.estimate import Estimate, estimate
+from ttzo.estimate import estimate
 from ttzo.provenance import machine
+from ttzo.records import write_text_atomic
 from ttzo.spec.accelerator import DeviceConfig
 from ttzo.spec.boards import Board
 from ttzo.spec.schedule import BANK_MEMORY
 
 from .dspreg import pack_dsp_registers
 from .fanout import replicate_fanout_registers
-from .netlist import write_text_atomic
 from .outreg import pack_output_registers
 from .replicate import replicate_block_registers
-from .report import BuildReport
+from .report import RESOURCE_FIELDS, BuildReport
 from .sta import by_source, endpoint_slacks, summarize
 from .stats import module_resources, stats_script
 from .tools import BuildError, parse_steps, run_tool, tool_versions
@@ -97,8 +97,6 @@ class BuildContext:
     fields: dict[str, Any] = field(default_factory=dict)
     #: log file of a step whose name is not fixed (the elaboration's tool script)
     logs: dict[str, str] = field(default_factory=dict)
-    estimate: Estimate | None = None
-    top: Any = None
     #: the build plan's tool script, and each tool step's command from it
     script: str = ""
     commands: dict[str, list[str]] = field(default_factory=dict)
@@ -128,7 +126,6 @@ def run_estimate(ctx: BuildContext) -> dict[str, Any]:
     config = ctx.config
     est = estimate(config.spec, config.lanes, ctx.board.name, ctx.options.clock_mhz,
                    batch=config.lanes * config.input_groups, config=config)
-    ctx.estimate = est
     (ctx.out_dir / "estimate.json").write_text(json.dumps(est.to_dict(), indent=2) + "\n")
     exact = [k for k in est.exceeded if k in ("DSP", "BRAM")]
     if exact:
@@ -149,11 +146,11 @@ def run_elaborate(ctx: BuildContext) -> dict[str, Any]:
 
     board, opts = ctx.board, ctx.options
     ctx.log(f"[ttzo build] elaborating for {board.name} ({board.device.part})")
-    ctx.top = BoardTop(ctx.config, opts.clock_mhz * 1e6, opts.baud, board.device.bank_shapes)
+    top = BoardTop(ctx.config, opts.clock_mhz * 1e6, opts.baud, board.device.bank_shapes)
     os.environ.setdefault("OPENFPGALOADER", "true")  # only checked, never run, by the plan
     try:
         plan = board.platform().prepare(
-            ctx.top, name="ttzo",
+            top, name="ttzo",
             synth_opts=board["synth_opts"],
             script_after_read="; ".join(c for c in (YOSYS_AFTER_READ, board["yosys_after_read"])
                                         if c),
@@ -172,7 +169,7 @@ def run_elaborate(ctx: BuildContext) -> dict[str, Any]:
     return {"board": board.name, "part": board.device.part, "model": ctx.config.spec.name,
             "lanes": ctx.config.lanes, "input_groups": ctx.config.input_groups,
             "params": ctx.config.spec.params, "clock_requested_mhz": opts.clock_mhz,
-            "clock_pll_mhz": round(ctx.top.clock.achieved / 1e6, 4), "baud": opts.baud,
+            "clock_pll_mhz": round(top.clock.achieved / 1e6, 4), "baud": opts.baud,
             "placer": opts.placer}
 
 
@@ -326,8 +323,7 @@ def _overfull(err: BuildError, board: Board) -> BuildError | None:
         return None
     needed, cell = int(match.group(1)), match.group(2)
     kinds = [r for r, c in board.cells.items() if c == cell]
-    fields = {"LUT": "luts", "FF": "ffs", "DSP": "dsps", "BRAM": "brams"}
-    available = getattr(board.device, fields[kinds[0]]) if kinds else None
+    available = board.device.available[kinds[0]] if kinds else None
     have = f", the {board.device.part} has {available:,}" if available is not None else ""
     return BuildError("pnr", err.log, f"the design does not fit {board.name}: it needs "
                                       f"{needed:,} {cell} cells{have}")
@@ -365,7 +361,7 @@ def _utilization(pnr: dict, board: Board) -> dict[str, Any]:
     """nextpnr's used and available cells of each resource, as report fields."""
     cells = pnr.get("utilization", {})
     out = {}
-    for prefix, name in (("luts", "LUT"), ("ffs", "FF"), ("dsp", "DSP"), ("bram", "BRAM")):
+    for prefix, name in RESOURCE_FIELDS:
         entry = cells.get(board.cells[name], {"used": 0, "available": 0})
         out[f"{prefix}_used"], out[f"{prefix}_available"] = (int(entry["used"]),
                                                              int(entry["available"]))

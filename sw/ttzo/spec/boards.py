@@ -86,6 +86,11 @@ class Device:
         return device
 
     @property
+    def available(self) -> dict[str, int]:
+        """Each of :data:`RESOURCES` the device has."""
+        return {"LUT": self.luts, "FF": self.ffs, "DSP": self.dsps, "BRAM": self.brams}
+
+    @property
     def bank_shapes(self) -> tuple[tuple[int, int], ...]:
         """Block shapes of a banked memory's slices (true dual port only)."""
         return tuple(s for s in self.bram_shapes if s[1] <= self.bram_port_width)

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from ttzo.records import record_from_dict, write_text_atomic
 
 __all__ = ["TrainingResult"]
 
@@ -59,12 +61,7 @@ class TrainingResult:
     def from_dict(cls, data: dict[str, Any]) -> TrainingResult:
         """The result in ``data`` (a ``result.json``, or a benchmark record holding one and
         more); a missing required field raises a ``ValueError`` naming it."""
-        missing = [f.name for f in fields(cls)
-                   if f.default is MISSING and f.default_factory is MISSING and f.name not in data]
-        if missing:
-            raise ValueError(f"training result lacks {', '.join(missing)}")
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return record_from_dict(cls, data, "training result")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data, without the fields this run does not have."""
@@ -72,11 +69,7 @@ class TrainingResult:
 
     def write(self, path: Path) -> None:
         """Write the result as JSON through a temporary file (never left half-written)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        tmp.replace(path)
+        write_text_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     def metric_text(self) -> str:
         """The run's quality in words: test accuracy (MNIST) or relative L2 error (PDEs)."""
