@@ -17,7 +17,7 @@ Data flow of the commands::
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, ResetInserter, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, ResetInserter, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
@@ -27,6 +27,7 @@ from ttzo.hw.bram import READ_LATENCY, BankedMemory, RowStreamer
 from ttzo.hw.commands import CommandValidator, header_layout, times
 from ttzo.hw.engine import TTMLPEngine, lanes_layout
 from ttzo.hw.link import FrameReceiver, FrameSender
+from ttzo.hw.reply import ReplyHeader, ResultWindow
 from ttzo.hw.stream import add_skid_buffer
 from ttzo.hw.update import UpdateUnit
 from ttzo.spec.accelerator import DeviceConfig
@@ -37,8 +38,6 @@ from ttzo.spec.protocol import (
     INFO_FIELDS,
     MODE_BITS,
     PARAM_BYTES,
-    REPLY_FIELDS,
-    REPLY_HEADER_BYTES,
     Opcode,
     Status,
     max_frame_bytes,
@@ -98,7 +97,6 @@ class Accelerator(wiring.Component):
         cfg_dev = self.config
         in_bytes, out_bytes = cfg_dev.input_bytes, cfg_dev.output_bytes
         beat_bytes = lanes * in_bytes
-        out_beat_bytes = lanes * out_bytes
         in_beats = self.input_groups * in_feat
         param_w = cfg_dev.param_width
 
@@ -244,12 +242,11 @@ class Accelerator(wiring.Component):
                             m.next = then
 
         # The reply header (REPLY_FIELDS), sent byte by byte.
-        reply_byte = Signal(range(REPLY_HEADER_BYTES))
-        reply_values = {"opcode": r_opcode, "seq": r_seq, "status": status, "length": r_length,
-                        "updates": updates}
-        reply_bytes = Cat(*[_zero_extend(reply_values.get(name, Const(0, width)), width)
-                            for name, width in REPLY_FIELDS])
+        m.submodules.reply = reply = ReplyHeader()
         has_payload = Signal()
+        m.d.comb += [reply.fields.opcode.eq(r_opcode), reply.fields.seq.eq(r_seq),
+                     reply.fields.status.eq(status), reply.fields.length.eq(r_length),
+                     reply.fields.updates.eq(updates), reply.has_payload.eq(has_payload)]
 
         # -- parameter write port, shared by WRITE_PARAMS and UPDATE ------------------------------
         p_addr = Signal(self.index_width)
@@ -292,42 +289,13 @@ class Accelerator(wiring.Component):
             pert.mode.eq(hdr.flags[:MODE_BITS]), pert.negate.eq(hdr.flags[MODE_BITS]),
             pert.mu.eq(hdr.mu), pert.seed.eq(hdr.seed), pert.index.eq(hdr.addr),
         ]
-        out_last = Signal(range(self.input_groups * out_feat + 1))  # index of the last beat
-        eval_last = Signal.like(out_last)  # the same, computed in PREPARE
-        out_beats = Signal.like(out_last)  # beats taken from the engine
-        taken_all = Signal()  # every beat of the EVAL has been taken
-        # The reply's window: beats to skip, then beats to send; the rest is taken and dropped.
-        # The window's last byte waits until every beat has been taken, so the reply never
-        # ends (and the host never sends its next command) while the engine is still busy.
-        skip_left = Signal(16)  # beats before the window not yet taken
-        win_left = Signal(16)  # window beats not yet taken
-        send_left = Signal(16)  # window beats not yet sent
-        keep = Signal()  # the next beat taken is the window's: load it into out_reg
-        final = Signal()  # out_reg's low byte is the reply's last
-        out_reg = Signal(8 * out_beat_bytes)
-        out_pos = Signal(range(out_beat_bytes + 1))
-        out_full = Signal()
-        # ``take_result`` is "in EVAL with out_reg empty", kept as a flip-flop: it is the ready
-        # of the engine's output buffer, whose 16-lane payload register it enables, so it should
-        # not wait for a decode of the executor's state.
-        take_result = Signal()
-        m.d.comb += results.ready.eq(take_result)
-        out_words = []  # each lane's output, sign-extended to whole bytes
-        for lane in range(lanes):
-            word = Signal(signed(8 * out_bytes), name=f"out_word{lane}")
-            m.d.comb += word.eq(results.payload[lane])
-            out_words.append(word)
-        # The output beat register, outside the state machine: it loads when the engine's
-        # result is taken into the window and shifts down a byte as each leaves from its low
-        # byte (a byte select by out_pos was a 32-way multiplexer on the reply path). Both
-        # enables are functions of flip-flops only: take_result, keep, out_full, final and
-        # taken_all are set in EVAL alone, and the reply buffer's ready is a register, so no
-        # decode of the executor's state reaches the enables of its 256 flip-flops.
-        out_valid = out_full & ~(final & ~taken_all)
-        with m.If(results.valid & take_result & keep):
-            m.d.sync += out_reg.eq(Cat(*out_words))
-        with m.Elif(out_valid & tx.ready):
-            m.d.sync += out_reg.eq(out_reg >> 8)
+        # EVAL's rows, registered in PREPARE: its beats less one
+        eval_last = Signal(range(self.input_groups * out_feat + 1))
+        m.submodules.window = window = ResultWindow(lanes, nm.activation.width, out_bytes,
+                                                    self.input_groups * out_feat)
+        wiring.connect(m, results, window.i_stream)
+        m.d.comb += [window.first.eq(hdr.first), window.window.eq(hdr.window),
+                     window.last_beat.eq(eval_last)]
 
         # -- UPDATE: parameter stream through the update unit -------------------------------------
         if has_update:
@@ -373,9 +341,10 @@ class Accelerator(wiring.Component):
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(recv.frame.valid):
+                    m.d.comb += reply.restart.eq(1)
                     m.d.sync += [got.eq(0), r_opcode.eq(0), r_length.eq(0),
                                  r_seq.eq(0), status.eq(recv.frame.payload.status),
-                                 has_payload.eq(0), reply_byte.eq(0)]
+                                 has_payload.eq(0)]
                     with m.If(recv.frame.payload.status != Status.OK):
                         m.next = "REPLY"
                     with m.Elif(length < HEADER_BYTES):
@@ -497,13 +466,11 @@ class Accelerator(wiring.Component):
 
             # Reply header; then the payload, or the end of the frame.
             with m.State("REPLY"):
-                m.d.comb += [tx.valid.eq(~p_pending), tx.payload.data.eq(reply_bytes.word_select(
-                                 reply_byte, 8)),
-                             tx.payload.last.eq((reply_byte == REPLY_HEADER_BYTES - 1)
-                                                & ~has_payload)]
+                # the reply waits for writes still on their way to the engine
+                m.d.comb += [tx.valid.eq(~p_pending), tx.payload.eq(reply.o_stream.payload),
+                             reply.o_stream.ready.eq(tx.ready & ~p_pending)]
                 with m.If(tx.valid & tx.ready):
-                    m.d.sync += reply_byte.eq(reply_byte + 1)
-                    with m.If(reply_byte == REPLY_HEADER_BYTES - 1):
+                    with m.If(reply.ends):
                         with m.If(~has_payload):
                             m.next = "FINISH"
                         with m.Elif(r_opcode == Opcode.INFO):
@@ -512,11 +479,8 @@ class Accelerator(wiring.Component):
                         with m.Elif(r_opcode == Opcode.READ_PARAMS):
                             m.next = "READ_ADDR"
                         with m.Else():
-                            m.d.sync += [feed_start.eq(1), out_last.eq(eval_last), out_beats.eq(0),
-                                         out_full.eq(0), take_result.eq(1), out_pos.eq(0),
-                                         taken_all.eq(0), skip_left.eq(hdr.first),
-                                         win_left.eq(hdr.window), send_left.eq(hdr.window),
-                                         keep.eq(hdr.first == 0), final.eq(0)]
+                            m.d.comb += window.start.eq(1)
+                            m.d.sync += feed_start.eq(1)
                             m.next = "EVAL"
 
             with m.State("INFO"):
@@ -550,24 +514,8 @@ class Accelerator(wiring.Component):
             # EVAL: the feeder streams groups into the engine; every output beat is taken, the
             # window's beats leave byte by byte, the others are dropped.
             with m.State("EVAL"):
-                with m.If(results.valid & take_result):
-                    m.d.sync += [out_beats.eq(out_beats + 1), taken_all.eq(out_beats == out_last)]
-                    with m.If(skip_left != 0):
-                        m.d.sync += [skip_left.eq(skip_left - 1), keep.eq(skip_left == 1)]
-                    with m.Elif(keep):
-                        # the window's last beat: keep taking (and dropping) the rest meanwhile
-                        m.d.sync += [win_left.eq(win_left - 1), out_full.eq(1), out_pos.eq(0),
-                                     keep.eq(0), take_result.eq(win_left == 1),
-                                     final.eq((win_left == 1) if out_beat_bytes == 1 else 0)]
-                m.d.comb += [tx.valid.eq(out_valid), tx.payload.data.eq(out_reg[:8]),
-                             tx.payload.last.eq(final)]
-                with m.If(tx.valid & tx.ready):
-                    m.d.sync += [out_pos.eq(out_pos + 1),
-                                 final.eq((out_pos == out_beat_bytes - 2) & (send_left == 1))]
-                    with m.If(out_pos == out_beat_bytes - 1):
-                        m.d.sync += [out_full.eq(0), send_left.eq(send_left - 1),
-                                     take_result.eq(1), keep.eq(win_left != 0)]
-                with m.If(taken_all & ~out_full):
+                wiring.connect(m, window.o_stream, tx)
+                with m.If(window.done):
                     m.next = "FINISH"
 
             with m.State("FINISH"):
@@ -576,9 +524,3 @@ class Accelerator(wiring.Component):
                 m.next = "IDLE"
         return m
 
-
-def _zero_extend(value, width: int):
-    """``value`` padded with zeros to ``width`` bits (refusing a wider one)."""
-    if len(value) > width:
-        raise ValueError(f"a {len(value)}-bit value does not fit a {width}-bit field")
-    return Cat(value, Const(0, width - len(value)))

@@ -36,7 +36,8 @@ from .model import LayerSpec
 from .numerics import NumericsSpec
 
 __all__ = [
-    "CoreSchedule", "LayerSchedule", "layer_schedule", "emulate_layer", "LOOP_NAMES",
+    "CoreSchedule", "LayerSchedule", "layer_schedule", "emulate_layer", "loop_addresses",
+    "LOOP_NAMES",
     "ADDRESS_LAG", "BANK_GROUP", "BANK_MEMORY", "DRAIN_BETWEEN", "drain_last", "OUT_LATENCY",
     "READ_LATENCY", "rng_latency",
 ]
@@ -187,8 +188,10 @@ def layer_schedule(layer: LayerSpec, numerics: NumericsSpec, index: int) -> Laye
     return LayerSchedule(layer, tuple(cores))
 
 
-def _loop_addresses(core: CoreSchedule, strides: tuple[int, ...]) -> np.ndarray:
-    """Every address of one stream in loop order (vectorised; used by the emulator and tests)."""
+def loop_addresses(core: CoreSchedule, strides: tuple[int, ...]) -> np.ndarray:
+    """Every address of one stream of ``core`` in loop order, for ``strides`` (one of the
+    core's ``*_strides``; the weight stream adds ``weight_base``). Vectorised; the golden twin
+    of :class:`ttzo.hw.loopnest.LoopNest`."""
     grids = np.meshgrid(*[np.arange(b) for b in core.bounds], indexing="ij")
     return sum(g * s for g, s in zip(grids, strides)).ravel()
 
@@ -208,9 +211,9 @@ def emulate_layer(schedule: LayerSchedule, numerics: NumericsSpec, index: int,
     for core in schedule.cores:
         src = buffers[core.core % 2]
         dst = buffers[(core.core + 1) % 2]
-        s_addr = _loop_addresses(core, core.src_strides)
-        w_addr = core.weight_base + _loop_addresses(core, core.weight_strides)
-        d_addr = _loop_addresses(core, core.dst_strides)[:: core.reduction]
+        s_addr = loop_addresses(core, core.src_strides)
+        w_addr = core.weight_base + loop_addresses(core, core.weight_strides)
+        d_addr = loop_addresses(core, core.dst_strides)[:: core.reduction]
         products = src[:, s_addr] * weights[w_addr]
         acc = products.reshape(x.shape[0], -1, core.reduction).sum(axis=2)
         acc_frac = nm.weight.frac + core.in_frac
