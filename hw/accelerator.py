@@ -33,11 +33,13 @@ from ttzo.hw.update import UpdateUnit
 from ttzo.spec.accelerator import DeviceConfig
 from ttzo.spec.protocol import (
     COEF_BITS,
+    COEF_BYTES,
     GAUSS_FLAG,
     HEADER_BYTES,
     INFO_FIELDS,
     MODE_BITS,
     PARAM_BYTES,
+    SEED_BYTES,
     Opcode,
     Status,
     max_frame_bytes,
@@ -415,31 +417,27 @@ class Accelerator(wiring.Component):
                 m.next = "LOAD_GATHER"
 
             if has_update:
-                # UPDATE: seeds (4 bytes each), coefficients (2 bytes each), then the pass.
+                def table_entries(nbytes: int, flag, on_done: list, then: str):
+                    """``hdr.count`` table entries of ``nbytes`` bytes, each written (``flag``)
+                    when its last byte arrives; then ``on_done`` and state ``then``."""
+                    with m.If(count_done):
+                        m.d.sync += on_done
+                        m.next = then
+                    with m.Else():
+                        m.d.comb += rx_ready.eq(1)
+                        with m.If(rx_fire):
+                            count_byte()
+                            with m.If(got == nbytes - 1):
+                                m.d.comb += flag.eq(1)
+                                m.d.sync += [*count_step(), got.eq(0)]
+
+                # UPDATE: seeds, coefficients, then the pass.
                 with m.State("UPDATE_SEEDS"):
                     m.d.sync += [cfg.gauss.eq(hdr.flags[GAUSS_FLAG]), cfg.count.eq(hdr.count),
                                  cfg.shift.eq(hdr.shift + Mux(hdr.flags[GAUSS_FLAG], 2, 0))]
-                    with m.If(count_done):
-                        m.d.sync += count_reset()
-                        m.next = "UPDATE_COEFS"
-                    with m.Else():
-                        m.d.comb += rx_ready.eq(1)
-                        with m.If(rx_fire):
-                            count_byte()
-                            with m.If(got == 3):
-                                m.d.comb += tbl.seed.eq(1)
-                                m.d.sync += [*count_step(), got.eq(0)]
+                    table_entries(SEED_BYTES, tbl.seed, count_reset(), "UPDATE_COEFS")
                 with m.State("UPDATE_COEFS"):
-                    with m.If(count_done):
-                        m.d.sync += index.eq(0)
-                        m.next = "UPDATE_READ"
-                    with m.Else():
-                        m.d.comb += rx_ready.eq(1)
-                        with m.If(rx_fire):
-                            count_byte()
-                            with m.If(got == 1):
-                                m.d.comb += tbl.coef.eq(1)
-                                m.d.sync += [*count_step(), got.eq(0)]
+                    table_entries(COEF_BYTES, tbl.coef, [index.eq(0)], "UPDATE_READ")
                 with m.State("UPDATE_READ"):
                     with m.If(index == n_params):
                         m.d.sync += updates.eq(updates + 1)

@@ -449,19 +449,13 @@ class TTMLPEngine(wiring.Component):
         The network and its numerics (the one model description).
     lanes : int
         MAC lanes per layer (samples per group).
-    index_width : int
-        Bits of global parameter indices.
-    block_shapes : tuple of (depth, width), optional
-        The device's block RAM shapes (see :class:`TTLayerEngine`).
-    rng_stage_ops : int
-        Threefry operations per RNG pipeline stage (see :class:`TTLayerEngine`).
-    deep_banks : bool
-        Memory banks as deep as the block shapes allow (see :class:`ttzo.hw.bram.BankedMemory`).
+    index_width, block_shapes, rng_stage_ops, deep_banks
+        Passed to every layer (see :class:`TTLayerEngine`).
 
     Attributes
     ----------
-    i_stream : In(stream.Signature(lanes_layout(input width, lanes)))
-    o_stream : Out(stream.Signature(lanes_layout(activation width, lanes)))
+    i_stream, o_stream
+        The first layer's input and the last layer's output (see :class:`TTLayerEngine`).
     p_stream : In(stream.Signature(param_layout(...)))
         Writes to global ``theta`` indices, routed to the layer that owns them.
     perturb : In(perturb_layout(index_width))

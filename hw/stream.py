@@ -19,7 +19,18 @@ __all__ = ["SkidBuffer", "StreamRegister", "StreamWire", "add_skid_buffer"]
 
 
 class _StreamStage(wiring.Component):
-    """A stage between two streams of one payload ``shape`` (``i_stream`` in, ``o_stream`` out)."""
+    """A stage between two streams of one payload ``shape``.
+
+    Parameters
+    ----------
+    shape : ShapeLike
+        Payload shape.
+
+    Attributes
+    ----------
+    i_stream : In(stream.Signature(shape))
+    o_stream : Out(stream.Signature(shape))
+    """
 
     def __init__(self, shape):
         super().__init__({
@@ -31,17 +42,8 @@ class _StreamStage(wiring.Component):
 class StreamRegister(_StreamStage):
     """One register stage on a stream: payload and valid are registered, so the producer's
     logic and the consumer's never share a combinational path forward (``ready`` passes
-    straight through). Full throughput while the consumer is ready.
-
-    Parameters
-    ----------
-    shape : ShapeLike
-        Payload shape.
-
-    Attributes
-    ----------
-    i_stream : In(stream.Signature(shape))
-    o_stream : Out(stream.Signature(shape))
+    straight through). Full throughput while the consumer is ready. Parameters and ports as
+    for every stage (``shape``; ``i_stream``, ``o_stream``).
     """
 
     def elaborate(self, platform):
@@ -57,19 +59,9 @@ class SkidBuffer(_StreamStage):
     """A register stage in both directions: ``o_stream``'s valid and payload and ``i_stream``'s
     ready are all flip-flops. When the consumer stalls while a payload arrives, the payload
     waits in a second ("skid") register and ``i_stream.ready`` drops the cycle after.
-    Full throughput while the consumer is ready.
-
-    Parameters
-    ----------
-    shape : ShapeLike
-        Payload shape.
-
-    Attributes
-    ----------
-    i_stream : In(stream.Signature(shape))
-        ``ready`` is a register (low only while the skid register is full).
-    o_stream : Out(stream.Signature(shape))
-        ``valid`` and ``payload`` are registers.
+    Full throughput while the consumer is ready. Parameters and ports as for every stage
+    (``shape``; ``i_stream``, ``o_stream``): ``i_stream.ready`` is a register (low only while
+    the skid register is full), ``o_stream``'s ``valid`` and ``payload`` are registers.
     """
 
     def elaborate(self, platform):
@@ -88,16 +80,12 @@ class SkidBuffer(_StreamStage):
         return m
 
 
-class StreamWire(wiring.Component):
+class StreamWire(_StreamStage):
     """A stream passed straight through (what :func:`add_skid_buffer` adds with ``register``
     off): the same ports as :class:`SkidBuffer`, no register and no latency.
 
     Golden twin: the identity on the payload sequence (``tests/test_hw_stream.py``).
     """
-
-    def __init__(self, shape):
-        super().__init__({"i_stream": In(stream.Signature(shape)),
-                          "o_stream": Out(stream.Signature(shape))})
 
     def elaborate(self, platform):
         m = Module()

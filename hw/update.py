@@ -36,14 +36,7 @@ def update_item_layout(index_width: int, value_width: int) -> data.StructLayout:
 
 
 class _State(enum.Enum, shape=3):
-    IDLE = 0
-    PREP = 1
-    ISSUE = 2
-    WAIT = 3
-    SHIFT = 4
-    SUBTRACT = 5
-    SATURATE = 6
-    EMIT = 7
+    IDLE, PREP, ISSUE, WAIT, SHIFT, SUBTRACT, SATURATE, EMIT = range(8)
 
 
 #: Entries a table lookup's first registered stage chooses among (one LUT-and-mux level).
