@@ -296,8 +296,11 @@ class Accelerator(wiring.Component):
         m.submodules.window = window = ResultWindow(lanes, nm.activation.width, out_bytes,
                                                     self.input_groups * out_feat)
         wiring.connect(m, results, window.i_stream)
+        # The window's bytes are valid only during EVAL, so it takes the reply buffer's ready
+        # directly: the enables of its output beat register (all lanes) stay functions of
+        # flip-flops, with no decode of the executor's state.
         m.d.comb += [window.first.eq(hdr.first), window.window.eq(hdr.window),
-                     window.last_beat.eq(eval_last)]
+                     window.last_beat.eq(eval_last), window.o_stream.ready.eq(tx.ready)]
 
         # -- UPDATE: parameter stream through the update unit -------------------------------------
         if has_update:
@@ -512,7 +515,8 @@ class Accelerator(wiring.Component):
             # EVAL: the feeder streams groups into the engine; every output beat is taken, the
             # window's beats leave byte by byte, the others are dropped.
             with m.State("EVAL"):
-                wiring.connect(m, window.o_stream, tx)
+                m.d.comb += [tx.valid.eq(window.o_stream.valid),
+                             tx.payload.eq(window.o_stream.payload)]
                 with m.If(window.done):
                     m.next = "FINISH"
 

@@ -93,7 +93,9 @@ class ResultWindow(wiring.Component):
     i_stream : In(stream.Signature(data.ArrayLayout(signed(out_width), lanes)))
         The engine's output beats.
     o_stream : Out(stream.Signature(tx_byte_layout))
-        The window's bytes; ``last`` on the final one.
+        The window's bytes; ``last`` on the final one. Valid only between ``start`` and
+        ``done``, so its ready may be the reply buffer's own, with no decode of the executor's
+        state in the output register's enables.
     done : Out(1)
         Every beat has been taken and every window byte sent.
     """
