@@ -330,11 +330,13 @@ class TTLayerEngine(wiring.Component):
                 m.d.comb += bufs[b].rd_addr.eq(state_issue.src)
         m.d.comb += [wmem.rd_addr.eq(param_issue.w), wmem.rd_en.eq(1)]
 
-        # Perturbation stage: the weight (and bias) as the query perturbs it, three cycles.
+        # Perturbation stage: the weight (and bias) as the query perturbs it.
         m.submodules.perturb_w = perturb_w = ParameterPerturber(
             nm.weight.width, w_addr_w, self.param_offset, self.index_width)
+        # an entry enters the perturbers with its RNG output, one stage before ctl_r
+        ctl_rng = line[-2]
         m.d.comb += [perturb_w.query.eq(pert), perturb_w.direction.eq(rngs[0].o_stream.payload),
-                     perturb_w.addr.eq(ctl_r.w), perturb_w.value.eq(wmem.rd_data)]
+                     perturb_w.addr.eq(ctl_rng.w), perturb_w.value.eq(wmem.rd_data)]
         if has_bias:
             m.d.comb += [bmem.rd_addr.eq(param_issue.dst), bmem.rd_en.eq(1)]
             m.submodules.perturb_b = perturb_b = ParameterPerturber(
@@ -342,8 +344,8 @@ class TTLayerEngine(wiring.Component):
                 self.index_width)
             m.d.comb += [perturb_b.query.eq(pert),
                          perturb_b.direction.eq(rngs[1].o_stream.payload),
-                         perturb_b.addr.eq(ctl_r.dst), perturb_b.value.eq(bmem.rd_data)]
-        ctl1, ctl2a, ctl2 = _delay(m, ctl_r, ParameterPerturber.LATENCY, "ctl_p")[1:]
+                         perturb_b.addr.eq(ctl_rng.dst), perturb_b.value.eq(bmem.rd_data)]
+        ctl1, ctl2a, ctl2 = _delay(m, ctl_r, ParameterPerturber.LATENCY - 1, "ctl_p")[1:]
         # the state row, read two cycles after the weight's address was issued one cycle
         # earlier, lands with the perturbed weight
         s_reg = Signal(buf_shape, reset_less=True)

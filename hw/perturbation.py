@@ -40,12 +40,12 @@ def perturb_layout(index_width: int) -> data.StructLayout:
 class ParameterPerturber(wiring.Component):
     """One parameter stream (weights or biases) perturbed by a query, one entry per cycle.
 
-    An entry moves through the stage in a fixed pattern of cycles (``t`` is the cycle its
-    address is presented): its RNG direction arrives at ``t - 1`` (the RNG's output), its
-    address at ``t``, its stored value at ``t + 1`` (the memory read issued a cycle before the
-    address arrives here); the perturbed value leaves at ``t + 3``: the product ``g * mu`` at
-    ``t``, ``delta`` at ``t + 1``, the sum at ``t + 2`` and its saturation at ``t + 3`` each have
-    their own register, so multiply, round and saturating add never share a cycle.
+    An entry moves through the stage in a fixed pattern of cycles: its RNG direction (the RNG's
+    output) and its address arrive at ``t``, its stored value at ``t + 2``; the perturbed value
+    leaves at ``t + 4`` (:data:`LATENCY`). The product ``g * mu`` and the coordinate match at
+    ``t + 1``, ``delta`` at ``t + 2``, the sum at ``t + 3`` and its saturation at ``t + 4`` each
+    have their own register, so compare, multiply, round and saturating add never share a
+    cycle.
 
     Parameters
     ----------
@@ -65,17 +65,17 @@ class ParameterPerturber(wiring.Component):
         The query, stable while its entries pass (the engine latches it per group); the step
         with and without its sign and the local coordinate are registered from it.
     direction : In(direction_layout)
-        The entry's RNG output (sign, Gaussian), one cycle before its address.
+        The entry's RNG output (sign, Gaussian).
     addr : In(unsigned(addr_width))
-        The entry's layer-local address.
+        The entry's layer-local address, with its direction.
     value : In(signed(width))
-        The entry's stored value, one cycle after its address.
+        The entry's stored value, two cycles after its address.
     perturbed : Out(signed(width))
-        ``saturate(value + delta)``, three cycles after the address.
+        ``saturate(value + delta)``, four cycles after the address.
     """
 
-    #: Cycles from an entry's address to its perturbed value.
-    LATENCY = 3
+    #: Cycles from an entry's direction and address to its perturbed value.
+    LATENCY = 4
 
     def __init__(self, width: int, addr_width: int, offset: int, index_width: int):
         for name, v in (("width", width), ("addr_width", addr_width), ("index_width", index_width)):
@@ -105,13 +105,15 @@ class ParameterPerturber(wiring.Component):
 
         gauss_t = Signal(signed(len(self.direction.gauss) + len(mu_signed)), reset_less=True)
         sign_t = Signal(reset_less=True)
-        m.d.sync += [gauss_t.eq(self.direction.gauss * mu_signed), sign_t.eq(self.direction.sign)]
+        hit = Signal(reset_less=True)  # the entry is the query's coordinate
+        m.d.sync += [gauss_t.eq(self.direction.gauss * mu_signed), sign_t.eq(self.direction.sign),
+                     hit.eq(self.addr == coord)]
         delta = Signal(signed(DELTA_WIDTH), name="pdelta")
         with m.Switch(q.mode):
             with m.Case(PerturbMode.NONE):
                 m.d.comb += delta.eq(0)
             with m.Case(PerturbMode.COORDINATE):
-                m.d.comb += delta.eq(Mux(self.addr == coord, mu_signed, 0))
+                m.d.comb += delta.eq(Mux(hit, mu_signed, 0))
             with m.Case(PerturbMode.RADEMACHER):
                 m.d.comb += delta.eq(Mux(sign_t ^ q.negate, mu_neg, mu_pos))
             with m.Case(PerturbMode.GAUSS):

@@ -35,16 +35,15 @@ def run_perturber(width: int, offset: int, values: np.ndarray, addrs: list[int],
             "mode": MODES.index(p.mode), "negate": int(p.negate), "mu": p.mu, "seed": p.seed,
             "index": p.index}))
         await ctx.tick().repeat(2)  # the query is latched well before its entries
-        # cycle c: direction of entry c, address of entry c - 1, value of entry c - 2;
-        # entry e's address is presented at cycle e + 1, its result is there at e + 4
-        for c in range(n + 4):
+        # cycle c: direction and address of entry c, value of entry c - 2; entry e's result
+        # is there at cycle e + LATENCY
+        for c in range(n + ParameterPerturber.LATENCY):
             if c < n:
                 ctx.set(dut.direction, {"sign": int(signs[c]), "gauss": int(gauss[c])})
-            if 0 <= c - 1 < n:
-                ctx.set(dut.addr, addrs[c - 1])
+                ctx.set(dut.addr, addrs[c])
             if 0 <= c - 2 < n:
                 ctx.set(dut.value, int(values[addrs[c - 2]]))
-            if 0 <= c - 4 < n:
+            if 0 <= c - ParameterPerturber.LATENCY < n:
                 out.append(ctx.get(dut.perturbed))
             await ctx.tick()
 
