@@ -32,3 +32,32 @@ async def receive(ctx, stream, count: int | None, rng: random.Random, stall: flo
             out.append(payload)
     ctx.set(stream.ready, 0)
     return out
+
+
+def run_pipeline(dut, inputs: Sequence[dict[str, Any]], output, latency: int) -> list:
+    """Simulate ``dut`` with one set of input ports per cycle (``inputs[t]``: port name to value)
+    and return ``output``'s value ``latency`` cycles after each set, as lists of ints."""
+    got = []
+
+    async def bench(ctx):
+        for t in range(len(inputs) + latency):
+            if t < len(inputs):
+                for name, value in inputs[t].items():
+                    ctx.set(getattr(dut, name), value)
+            if t >= latency:
+                got.append([int(v) for v in ctx.get(output)])
+            await ctx.tick()
+
+    simulate(dut, bench)
+    return got
+
+
+def simulate(dut, *testbenches) -> None:
+    """Run ``testbenches`` on ``dut`` with a clock until they all return."""
+    from amaranth.sim import Simulator
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    for bench in testbenches:
+        sim.add_testbench(bench)
+    sim.run()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
+from streams import run_pipeline
 
 from ttzo.hw.mac import MacLanes
 
@@ -31,22 +31,9 @@ def test_sums_are_the_running_dot_products_since_first(lanes, acc_width):
         expected[t] = product if first[t] else expected[t - 1] + product
     expected = wrap(expected, acc_width)  # a 12-bit accumulator wraps: that is its contract
     dut = MacLanes(lanes, 8, 10, acc_width)
-    got = []
-
-    async def bench(ctx):
-        for t in range(cycles + MacLanes.LATENCY):
-            if t < cycles:
-                ctx.set(dut.weight, int(weights[t]))
-                ctx.set(dut.state, [int(v) for v in states[t]])
-                ctx.set(dut.first, bool(first[t]))
-            if t >= MacLanes.LATENCY:
-                got.append([int(v) for v in ctx.get(dut.sums)])
-            await ctx.tick()
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    inputs = [{"weight": int(weights[t]), "state": [int(v) for v in states[t]],
+               "first": bool(first[t])} for t in range(cycles)]
+    got = run_pipeline(dut, inputs, dut.sums, MacLanes.LATENCY)
     np.testing.assert_array_equal(np.array(got), expected)
 
 

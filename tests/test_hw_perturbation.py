@@ -8,7 +8,7 @@ import random
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
+from streams import simulate
 
 from ttzo.golden.perturb import apply_perturbation
 from ttzo.hw.perturbation import ParameterPerturber, perturb_layout
@@ -47,10 +47,7 @@ def run_perturber(width: int, offset: int, values: np.ndarray, addrs: list[int],
                 out.append(ctx.get(dut.perturbed))
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
     return out
 
 

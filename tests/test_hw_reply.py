@@ -8,8 +8,7 @@ import random
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
-from streams import receive, send
+from streams import receive, send, simulate
 
 from ttzo.hw.reply import ReplyHeader, ResultWindow
 from ttzo.spec.protocol import REPLY_FIELDS, REPLY_HEADER_BYTES, pack_fields, to_words
@@ -33,10 +32,7 @@ def test_header_bytes_are_the_packed_fields(has_payload):
             beats = await receive(ctx, dut.o_stream, REPLY_HEADER_BYTES, rng)
             got.append(beats)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
     for fields, beats in zip(headers, got):
         assert bytes(b.data for b in beats) == pack_fields(REPLY_FIELDS, fields)
         assert [b.last for b in beats] == [0] * (REPLY_HEADER_BYTES - 1) + [int(not has_payload)]
@@ -77,11 +73,7 @@ def test_window_bytes_are_the_emulators_and_every_beat_is_taken(lanes, out_bytes
             got.append(await receive(ctx, dut.o_stream, None, rng,
                                      until=lambda b: bool(b) and b[-1].last))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(feed)
-    sim.add_testbench(collect)
-    sim.run()
+    simulate(dut, feed, collect)
     for (first, window, outputs), body in zip(evals, got):
         assert bytes(b.data for b in body) == to_words(outputs[first:first + window], out_bytes)
         assert [b.last for b in body].count(1) == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
+from streams import run_pipeline
 
 from ttzo.golden.model import GoldenModel
 from ttzo.hw.requantize import Requantizer
@@ -55,22 +55,9 @@ def test_results_equal_the_golden_model(layer):
     final = rng.random(cycles) < 0.5
     expected = golden_results(golden, schedule, sums, bias, first_core, final)
     dut = Requantizer(schedule, NM, LANES, NM.accumulator_width, OUT_WIDTH)
-    got = []
-
-    async def bench(ctx):
-        for t in range(cycles + Requantizer.LATENCY):
-            if t < cycles:
-                ctx.set(dut.sums, [int(v) for v in sums[t]])
-                ctx.set(dut.bias, int(bias[t]))
-                ctx.set(dut.first_core, bool(first_core[t]))
-                ctx.set(dut.final, bool(final[t]))
-            if t >= Requantizer.LATENCY:
-                got.append([int(v) for v in ctx.get(dut.results)])
-            await ctx.tick()
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    inputs = [{"sums": [int(v) for v in sums[t]], "bias": int(bias[t]),
+               "first_core": bool(first_core[t]), "final": bool(final[t])}
+              for t in range(cycles)]
+    got = run_pipeline(dut, inputs, dut.results, Requantizer.LATENCY)
     np.testing.assert_array_equal(np.array(got), expected)
 
